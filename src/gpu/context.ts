@@ -1,0 +1,364 @@
+/**
+ * Gpu: one WebGPU device plus what every kernel needs around it.
+ *
+ *  - a pipeline cache keyed by (kernel, entry point, override constants, template defines)
+ *  - buffer creation with counters (count and bytes alive) so leaks are testable
+ *  - a bind-group cache, so a training step creates no bind groups after the first
+ *  - a command encoder that records many dispatches into one compute pass; `submit()` sends them
+ *  - readback, and errors surfaced as typed exceptions (shader compile, validation, device lost)
+ */
+import { DeviceLostError, GPUValidationError, LimitError, ShaderCompileError, ShapeError, type ShaderMessage } from '../errors.ts';
+import { acquireDevice, type AcquireOptions, type AcquiredDevice, type AdapterReport } from './device.ts';
+import { numel, type DType, type Tensor } from './tensor.ts';
+import { shaderSource } from './shaders.ts';
+
+export type Constants = Record<string, number | boolean>;
+export type Defines = Record<string, number | boolean | string>;
+
+/** A binding: a whole tensor (offset/size taken from it) or a raw buffer. */
+export type Binding = Tensor | GPUBuffer;
+
+export interface DispatchOptions {
+  /** Override constants (WGSL `override`). */
+  constants?: Constants;
+  /** Template defines for the preprocessor (`${NAME}` in the .wgsl source). */
+  defines?: Defines;
+  /** Name shown in profiles. Defaults to the entry point. */
+  label?: string;
+}
+
+export interface MemoryStats { buffers: number; bytes: number; pipelines: number; bindGroups: number }
+
+const BYTES: Record<DType, number> = { f32: 4, i32: 4, u32: 4 };
+
+export class Gpu {
+  readonly device: GPUDevice;
+  readonly report: AdapterReport;
+  readonly limits: Record<string, number>;
+  /** Resolves when the device is lost. */
+  readonly lost: Promise<GPUDeviceLostInfo>;
+  lostInfo: GPUDeviceLostInfo | null = null;
+
+  private readonly acquired: AcquiredDevice;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pendingCompiles: Promise<void>[] = [];
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
+  private readonly bindGroupsByBuffer = new Map<number, Set<string>>();
+  private nextBufferId = 1;
+  private liveBuffers = new Map<GPUBuffer, number>(); // buffer -> bytes
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private uncaptured: GPUError[] = [];
+  /** Number of dispatches recorded since creation (for tests and profiles). */
+  dispatchCount = 0;
+
+  private constructor(acquired: AcquiredDevice) {
+    this.acquired = acquired;
+    this.device = acquired.device;
+    this.report = acquired.report;
+    this.limits = acquired.report.limits;
+    this.lost = this.device.lost.then((info) => {
+      this.lostInfo = info;
+      return info;
+    });
+    this.device.addEventListener?.('uncapturederror', (ev: any) => {
+      this.uncaptured.push(ev.error);
+    });
+  }
+
+  /** Acquire a device (browser or Node) and wrap it. */
+  static async create(opts: AcquireOptions = {}): Promise<Gpu> {
+    return new Gpu(await acquireDevice(opts));
+  }
+
+  // ---------------------------------------------------------------- buffers
+
+  private checkAlive(): void {
+    if (this.lostInfo) throw new DeviceLostError(this.lostInfo.reason, this.lostInfo.message || 'device is gone');
+  }
+
+  /** Create a GPU buffer of `bytes` (rounded up to 4), tracked in memory stats. */
+  createBuffer(bytes: number, usage: GPUBufferUsageFlags, label?: string): GPUBuffer {
+    this.checkAlive();
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const max = this.limits.maxBufferSize;
+    if (size > max) throw new LimitError('maxBufferSize', size, max, `buffer ${label ?? ''}`.trim());
+    const buffer = this.device.createBuffer({ size, usage, label });
+    this.bufferIds.set(buffer, this.nextBufferId++);
+    this.liveBuffers.set(buffer, size);
+    return buffer;
+  }
+
+  /** Destroy a buffer made by createBuffer and forget bind groups that used it. */
+  destroyBuffer(buffer: GPUBuffer): void {
+    const id = this.bufferIds.get(buffer);
+    if (id !== undefined) {
+      for (const key of this.bindGroupsByBuffer.get(id) ?? []) this.bindGroups.delete(key);
+      this.bindGroupsByBuffer.delete(id);
+    }
+    this.liveBuffers.delete(buffer);
+    buffer.destroy();
+  }
+
+  /** A new tensor in its own storage buffer, optionally filled with `data`. */
+  tensor(shape: readonly number[], data?: ArrayLike<number> | ArrayBufferView, dtype: DType = 'f32', name?: string): Tensor {
+    for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new ShapeError(`tensor ${name ?? ''}: bad shape (${shape.join(', ')})`);
+    const size = numel(shape);
+    const buffer = this.createBuffer(
+      size * BYTES[dtype],
+      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      name,
+    );
+    const t: Tensor = { buffer, shape: [...shape], dtype, offset: 0, size, name };
+    if (data) this.write(t, data);
+    return t;
+  }
+
+  /** Upload host data into a tensor (length must match). */
+  write(t: Tensor, data: ArrayLike<number> | ArrayBufferView): void {
+    this.checkAlive();
+    let arr: ArrayBufferView;
+    if (ArrayBuffer.isView(data)) arr = data;
+    else arr = t.dtype === 'f32' ? Float32Array.from(data) : t.dtype === 'i32' ? Int32Array.from(data) : Uint32Array.from(data);
+    const len = arr.byteLength / 4;
+    if (len !== t.size) throw new ShapeError(`write ${t.name ?? 'tensor'}: got ${len} elements, tensor (${t.shape.join(', ')}) holds ${t.size}`);
+    this.device.queue.writeBuffer(t.buffer, t.offset, arr.buffer, arr.byteOffset, arr.byteLength);
+  }
+
+  /** Fill a tensor with zeros (recorded in order with dispatches). */
+  zero(t: Tensor): void {
+    this.endPass();
+    this.getEncoder().clearBuffer(t.buffer, t.offset, t.size * 4);
+  }
+
+  /** Copy `src` into `dst` (same element count), recorded in order with dispatches. */
+  copy(dst: Tensor, src: Tensor): void {
+    if (dst.size !== src.size) throw new ShapeError(`copy: ${src.size} elements into ${dst.size}`);
+    this.endPass();
+    this.getEncoder().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, src.size * 4);
+  }
+
+  private dummyTensor: Tensor | null = null;
+  /** A 1-element tensor bound where a kernel's optional input (e.g. bias) is absent. */
+  dummy(): Tensor {
+    if (!this.dummyTensor) this.dummyTensor = this.tensor([1], [0], 'f32', 'dummy');
+    return this.dummyTensor;
+  }
+
+  /** Destroy a tensor's buffer (only for tensors that own their buffer). */
+  release(...ts: Tensor[]): void {
+    for (const t of ts) this.destroyBuffer(t.buffer);
+  }
+
+  /** Submit pending work, then read a tensor (or a sub-range of elements) back to the host. */
+  async read(t: Tensor, start = 0, count = t.size - start): Promise<Float32Array> {
+    const bytes = await this.readBytes(t.buffer, t.offset + start * 4, count * 4);
+    return new Float32Array(bytes);
+  }
+
+  async readI32(t: Tensor): Promise<Int32Array> {
+    return new Int32Array(await this.readBytes(t.buffer, t.offset, t.size * 4));
+  }
+
+  /** Read `bytes` bytes of `buffer` at `offset`, after submitting any recorded work. */
+  async readBytes(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
+    this.checkAlive();
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
+    this.endPass();
+    this.getEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
+    await this.submit();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+    } catch (e) {
+      staging.destroy();
+      this.checkAlive();
+      throw e;
+    }
+    const out = staging.getMappedRange().slice(0, bytes);
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  // -------------------------------------------------------------- pipelines
+
+  /** Get (or compile) a compute pipeline. Compile errors are thrown by the next submit(). */
+  pipeline(kernel: string, entry: string, constants: Constants = {}, defines: Defines = {}): GPUComputePipeline {
+    const key = `${kernel}:${entry}:${JSON.stringify(constants)}:${JSON.stringify(defines)}`;
+    let p = this.pipelines.get(key);
+    if (p) return p;
+    this.checkAlive();
+    const code = shaderSource(kernel, defines);
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ code, label: kernel });
+    const numeric: Record<string, number> = {};
+    for (const [k, v] of Object.entries(constants)) numeric[k] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+    p = this.device.createComputePipeline({
+      layout: 'auto',
+      label: `${kernel}.${entry}`,
+      compute: { module, entryPoint: entry, constants: numeric },
+    });
+    const scope = this.device.popErrorScope();
+    this.pendingCompiles.push(
+      scope.then(async (err) => {
+        if (!err) return;
+        this.pipelines.delete(key);
+        const info = await module.getCompilationInfo();
+        const lines = code.split('\n');
+        const msgs: ShaderMessage[] = info.messages
+          .filter((m) => m.type === 'error')
+          .map((m) => ({ type: m.type, line: m.lineNum, column: m.linePos, message: m.message, sourceLine: lines[m.lineNum - 1] ?? '' }));
+        if (msgs.length) throw new ShaderCompileError(kernel, msgs);
+        throw new GPUValidationError(`pipeline ${kernel}.${entry} ${JSON.stringify(constants)}`, err.message);
+      }),
+    );
+    this.pipelines.set(key, p);
+    return p;
+  }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.bufferIds.get(b);
+    if (id === undefined) {
+      id = this.nextBufferId++;
+      this.bufferIds.set(b, id);
+    }
+    return id;
+  }
+
+  private bindGroup(pipeline: GPUComputePipeline, pkey: string, bindings: Binding[]): GPUBindGroup {
+    const parts: string[] = [pkey];
+    const entries: GPUBindGroupEntry[] = [];
+    const align = this.limits.minStorageBufferOffsetAlignment ?? 256;
+    const maxBind = this.limits.maxStorageBufferBindingSize;
+    const ids: number[] = [];
+    bindings.forEach((b, i) => {
+      if ((b as Tensor).buffer) {
+        const t = b as Tensor;
+        const bytes = Math.max(4, t.size * 4);
+        if (t.offset % align !== 0) throw new ShapeError(`binding ${i} (${t.name ?? 'tensor'}) starts at byte ${t.offset}, not a multiple of ${align}`);
+        if (bytes > maxBind) throw new LimitError('maxStorageBufferBindingSize', bytes, maxBind, `binding ${t.name ?? 'tensor'} (${t.shape.join('x')})`);
+        const id = this.bufferId(t.buffer);
+        ids.push(id);
+        parts.push(`${id}@${t.offset}+${bytes}`);
+        entries.push({ binding: i, resource: { buffer: t.buffer, offset: t.offset, size: bytes } });
+      } else {
+        const buf = b as GPUBuffer;
+        const id = this.bufferId(buf);
+        ids.push(id);
+        parts.push(`${id}`);
+        entries.push({ binding: i, resource: { buffer: buf } });
+      }
+    });
+    const key = parts.join('|');
+    let g = this.bindGroups.get(key);
+    if (!g) {
+      g = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+      this.bindGroups.set(key, g);
+      for (const id of ids) {
+        let s = this.bindGroupsByBuffer.get(id);
+        if (!s) this.bindGroupsByBuffer.set(id, (s = new Set()));
+        s.add(key);
+      }
+    }
+    return g;
+  }
+
+  // -------------------------------------------------------------- recording
+
+  private getEncoder(): GPUCommandEncoder {
+    this.checkAlive();
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'wgpt' });
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  /**
+   * Record one dispatch of `kernel.entry` with `bindings` in binding order (0, 1, ...), over
+   * `workgroups` (x, y, z). Nothing runs until submit() (or a read).
+   */
+  dispatch(kernel: string, entry: string, bindings: Binding[], workgroups: readonly [number, number?, number?], opts: DispatchOptions = {}): void {
+    const [x, y = 1, z = 1] = workgroups;
+    const maxWg = this.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+    for (const w of [x, y, z]) {
+      if (!Number.isInteger(w) || w < 0) throw new ShapeError(`${kernel}.${entry}: bad workgroup count ${w}`);
+      if (w > maxWg) throw new LimitError('maxComputeWorkgroupsPerDimension', w, maxWg, `${kernel}.${entry} dispatch`);
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    const pkey = `${kernel}:${entry}:${JSON.stringify(opts.constants ?? {})}:${JSON.stringify(opts.defines ?? {})}`;
+    const pipeline = this.pipeline(kernel, entry, opts.constants, opts.defines);
+    const group = this.bindGroup(pipeline, pkey, bindings);
+    if (!this.pass) this.pass = this.getEncoder().beginComputePass({ label: 'wgpt' });
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, group);
+    this.pass.dispatchWorkgroups(x, y, z);
+    this.dispatchCount++;
+  }
+
+  /** Split `n` workgroups into (x, y) under the per-dimension limit. Kernels use x + y * nwg.x. */
+  grid(n: number): [number, number] {
+    const maxWg = this.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+    if (n <= maxWg) return [n, 1];
+    const y = Math.ceil(n / maxWg);
+    return [Math.ceil(n / y), y];
+  }
+
+  /** Submit everything recorded so far; throws typed errors for compile/validation failures. */
+  async submit(): Promise<void> {
+    this.endPass();
+    const enc = this.encoder;
+    this.encoder = null;
+    if (this.pendingCompiles.length) {
+      const pending = this.pendingCompiles.splice(0);
+      try {
+        await Promise.all(pending);
+      } catch (e) {
+        throw e;
+      }
+    }
+    if (!enc) return;
+    this.checkAlive();
+    this.device.pushErrorScope('out-of-memory');
+    this.device.pushErrorScope('validation');
+    this.device.queue.submit([enc.finish()]);
+    const [validation, oom] = [await this.device.popErrorScope(), await this.device.popErrorScope()];
+    if (validation) throw new GPUValidationError('submit', validation.message);
+    if (oom) throw new GPUValidationError('submit (out of memory)', oom.message);
+    if (this.uncaptured.length) {
+      const e = this.uncaptured.splice(0);
+      throw new GPUValidationError('uncaptured', e.map((x) => x.message).join('; '));
+    }
+  }
+
+  /** Wait until the GPU has finished all submitted work. */
+  async sync(): Promise<void> {
+    await this.submit();
+    await this.device.queue.onSubmittedWorkDone();
+    this.checkAlive();
+  }
+
+  /** Counters for leak checks: live buffers and bytes made through this Gpu, cached pipelines and bind groups. */
+  stats(): MemoryStats {
+    let bytes = 0;
+    for (const b of this.liveBuffers.values()) bytes += b;
+    return { buffers: this.liveBuffers.size, bytes, pipelines: this.pipelines.size, bindGroups: this.bindGroups.size };
+  }
+
+  /** Destroy the device and let a Node process exit. */
+  destroy(): void {
+    this.encoder = null;
+    this.pass = null;
+    for (const b of this.liveBuffers.keys()) b.destroy();
+    this.liveBuffers.clear();
+    this.bindGroups.clear();
+    this.device.destroy();
+    this.acquired.release();
+  }
+}

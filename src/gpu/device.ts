@@ -1,0 +1,180 @@
+/**
+ * Getting a WebGPU device, the same way in browsers (navigator.gpu) and in Node (Dawn, npm `webgpu`).
+ *
+ * On a machine with no GPU, Node finds lavapipe (Mesa's CPU Vulkan driver) through the Vulkan
+ * loader, and Chromium uses SwiftShader. We ask for the limits a GPT needs up to what the adapter
+ * offers, never more, and report the adapter so users can see what they are training on.
+ */
+import { NoAdapterError, WebGPUUnavailableError } from '../errors.ts';
+
+/** What we know about the adapter in use. */
+export interface AdapterReport {
+  /** 'browser' (navigator.gpu) or 'node' (Dawn for Node). */
+  runtime: 'browser' | 'node';
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** True for software/fallback adapters (SwiftShader reports this; lavapipe is detected by name). */
+  isFallbackAdapter: boolean;
+  /** True when the adapter is a CPU implementation (lavapipe, SwiftShader). */
+  isSoftware: boolean;
+  features: string[];
+  /** The limits the device was created with (what kernels may rely on). */
+  limits: Record<string, number>;
+}
+
+export interface AcquireOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Extra limits to require; each is clamped to what the adapter supports. */
+  requiredLimits?: Record<string, number>;
+  /** Dawn toggles/options for Node, e.g. ['backend=vulkan']. */
+  dawnOptions?: string[];
+}
+
+/** Limits a GPT trainer wants as large as the adapter allows. */
+const WANTED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
+
+const REPORTED_LIMITS = [
+  ...WANTED_LIMITS,
+  'maxUniformBufferBindingSize',
+  'minStorageBufferOffsetAlignment',
+  'maxBindGroups',
+] as const;
+
+export interface AcquiredDevice {
+  device: GPUDevice;
+  adapter: GPUAdapter;
+  report: AdapterReport;
+  /** Node only: the Dawn instance; keeping it alive keeps the process alive. */
+  release(): void;
+}
+
+function isNode(): boolean {
+  return typeof process !== 'undefined' && !!process.versions?.node && typeof (globalThis as any).window === 'undefined';
+}
+
+/** The lavapipe ICD file locations Debian's mesa-vulkan-drivers installs. */
+const LAVAPIPE_ICDS = ['/usr/share/vulkan/icd.d/lvp_icd.json', '/usr/share/vulkan/icd.d/lvp_icd.x86_64.json'];
+
+async function nodeGpu(options: string[]): Promise<{ gpu: GPU; release(): void }> {
+  let mod: any;
+  try {
+    const name = 'webgpu';
+    mod = await import(/* @vite-ignore */ name);
+  } catch (e) {
+    throw new WebGPUUnavailableError(
+      "WebGPU is not available in this Node process: the 'webgpu' package (Dawn for Node) could not be loaded. Install it with `npm install webgpu`.",
+      { cause: e },
+    );
+  }
+  const g = globalThis as any;
+  // GPUBufferUsage, GPUMapMode, GPUShaderStage ... are globals in browsers; Dawn exports them.
+  for (const [k, v] of Object.entries(mod.globals ?? {})) if (g[k] === undefined) g[k] = v;
+  let instance: any = mod.create(options);
+  return { gpu: instance as GPU, release: () => { instance = null; } };
+}
+
+/**
+ * Acquire a GPUDevice with the limits a GPT needs. Throws WebGPUUnavailableError when there is no
+ * WebGPU at all, NoAdapterError (with what was tried and how to fix it) when there is no adapter.
+ */
+export async function acquireDevice(opts: AcquireOptions = {}): Promise<AcquiredDevice> {
+  const tried: string[] = [];
+  let gpu: GPU | undefined;
+  let release = () => {};
+  let runtime: 'browser' | 'node';
+  if (typeof navigator !== 'undefined' && (navigator as any).gpu) {
+    gpu = (navigator as any).gpu as GPU;
+    runtime = 'browser';
+    tried.push('navigator.gpu');
+  } else if (isNode()) {
+    const n = await nodeGpu(opts.dawnOptions ?? []);
+    gpu = n.gpu;
+    release = n.release;
+    runtime = 'node';
+    tried.push(`Dawn for Node (webgpu) with VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? '(unset)'}`);
+  } else {
+    throw new WebGPUUnavailableError(
+      'WebGPU is not available: navigator.gpu is undefined. Use a browser with WebGPU (Chrome/Edge 113+, Safari 26+, Firefox 141+ on Windows), ' +
+        'or in Chromium on Linux start it with --enable-unsafe-webgpu --enable-features=Vulkan. Pages must be served over https or http://localhost.',
+    );
+  }
+  let adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+  if (!adapter && runtime === 'node' && !process.env.VK_ICD_FILENAMES) {
+    // No default Vulkan driver answered: point the loader at lavapipe if it is installed.
+    const fs = await import('node:fs');
+    const icd = LAVAPIPE_ICDS.find((p) => fs.existsSync(p));
+    if (icd) {
+      process.env.VK_ICD_FILENAMES = icd;
+      const n = await nodeGpu(opts.dawnOptions ?? []);
+      gpu = n.gpu;
+      release = n.release;
+      tried.push(`Dawn for Node with VK_ICD_FILENAMES=${icd} (lavapipe)`);
+      adapter = await gpu.requestAdapter();
+    } else {
+      tried.push(`lavapipe (none of ${LAVAPIPE_ICDS.join(', ')} exists)`);
+    }
+  }
+  if (!adapter && runtime === 'browser') {
+    adapter = await gpu.requestAdapter({ forceFallbackAdapter: true });
+    tried.push('navigator.gpu with forceFallbackAdapter');
+  }
+  if (!adapter) {
+    release();
+    const hint =
+      runtime === 'node'
+        ? 'On Linux without a GPU install lavapipe (Debian: mesa-vulkan-drivers >= 24 from bookworm-backports, plus libvulkan1); ' +
+          'in this repository `sudo bash scripts/install-system.sh` does it.'
+        : 'Enable WebGPU in the browser (chrome://flags/#enable-unsafe-webgpu) or use a browser that ships it.';
+    throw new NoAdapterError(tried, hint);
+  }
+
+  const requiredLimits: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) {
+    const v = (adapter.limits as any)[name];
+    if (typeof v === 'number') requiredLimits[name] = v;
+  }
+  for (const [name, v] of Object.entries(opts.requiredLimits ?? {})) {
+    const max = (adapter.limits as any)[name];
+    if (typeof max === 'number') requiredLimits[name] = Math.min(v, max);
+  }
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'wgpt' });
+
+  const info: any = (adapter as any).info ?? {};
+  const limits: Record<string, number> = {};
+  for (const name of REPORTED_LIMITS) limits[name] = (device.limits as any)[name];
+  const description = String(info.description ?? '');
+  const software =
+    !!(adapter as any).isFallbackAdapter || !!info.isFallbackAdapter ||
+    /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.vendor} ${info.architecture} ${info.device} ${description}`);
+  const report: AdapterReport = {
+    runtime,
+    vendor: String(info.vendor ?? ''),
+    architecture: String(info.architecture ?? ''),
+    device: String(info.device ?? ''),
+    description,
+    isFallbackAdapter: !!((adapter as any).isFallbackAdapter ?? info.isFallbackAdapter),
+    isSoftware: software,
+    features: [...device.features].map(String).sort(),
+    limits,
+  };
+  return { device, adapter, report, release };
+}
+
+/** One-line description of an adapter, for logs and benchmark headers. */
+export function describeAdapter(r: AdapterReport): string {
+  const name = [r.vendor, r.architecture, r.device || r.description].filter(Boolean).join(' / ') || 'unknown adapter';
+  return `${name} (${r.runtime}${r.isSoftware ? ', software' : ''})`;
+}

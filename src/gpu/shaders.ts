@@ -1,0 +1,46 @@
+/**
+ * WGSL sources, embedded at build time (src/gpu/shaders.gen.ts is generated from shaders/*.wgsl).
+ *
+ * Each kernel family's module is `common.wgsl` + `<family>.wgsl`. Where `override` constants
+ * cannot express something (a private array's length, a type), the source uses `${NAME}` and
+ * `#if ${NAME}` ... `#endif`, resolved by the wgsl-preprocessor package from `defines`.
+ */
+import { wgsl } from 'wgsl-preprocessor/wgsl-preprocessor.js';
+import { WGSL } from './shaders.gen.ts';
+import type { Defines } from './context.ts';
+
+const cache = new Map<string, string>();
+
+export function kernelNames(): string[] {
+  return Object.keys(WGSL).filter((k) => k !== 'common');
+}
+
+/** The full WGSL for `kernel` with `defines` substituted. */
+export function shaderSource(kernel: string, defines: Defines = {}): string {
+  const key = `${kernel}:${JSON.stringify(defines)}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const body = WGSL[kernel];
+  if (body === undefined) throw new Error(`unknown kernel '${kernel}' (have: ${kernelNames().join(', ')})`);
+  const src = preprocess(`${WGSL.common ?? ''}\n${body}`, defines, kernel);
+  cache.set(key, src);
+  return src;
+}
+
+/** Split `${NAME}` placeholders into a template call of wgsl-preprocessor. */
+export function preprocess(src: string, defines: Defines, kernel = 'shader'): string {
+  const strings: string[] = [];
+  const values: unknown[] = [];
+  const re = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+  let last = 0;
+  for (let m = re.exec(src); m; m = re.exec(src)) {
+    if (!(m[1] in defines)) throw new Error(`${kernel}.wgsl: template value \${${m[1]}} has no define (given: ${Object.keys(defines).join(', ') || 'none'})`);
+    strings.push(src.slice(last, m.index));
+    values.push(defines[m[1]]);
+    last = m.index + m[0].length;
+  }
+  strings.push(src.slice(last));
+  if (values.length === 0) return src;
+  const tsa = Object.assign([...strings], { raw: [...strings] }) as unknown as TemplateStringsArray;
+  return wgsl(tsa, ...values);
+}

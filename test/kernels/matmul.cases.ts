@@ -1,0 +1,88 @@
+/** GPU cases for matmul (forward, backward, batched), run in Node and in Chromium. */
+import { matmul, matmulBackward, matmulForward } from '../../src/kernels/matmul.ts';
+import type { GpuCase } from '../util/cases.ts';
+import { assertClose, assertThrows, randn, type Tolerance } from '../util/check.ts';
+import { batchedMatmulRef, matmulBackwardRef, matmulForwardRef } from './matmul.ref.ts';
+
+// fp32 products of K terms: rounding error grows ~ sqrt(K) * 2^-24 * sum|a*b|; with unit-variance
+// inputs and K <= 768 that is < 1e-4 absolute. 1e-4 + 1e-4 relative leaves margin and still
+// catches any wrong index (errors of order 1).
+const TOL: Tolerance = { atol: 2e-4, rtol: 1e-4, reason: 'fp32 dot products of up to 768 terms vs float64' };
+
+const SHAPES: [number, number, number][] = [
+  // N (rows), C (in), OC (out)
+  [768, 128, 384], // a small GPT's qkv projection (B*T = 12*64)
+  [17, 48, 67], // awkward: nothing a multiple of the tile
+  [1, 5, 3], // T=1-like
+  [3 * 17, 64, 256], // batch 3, T 17
+];
+
+export const cases: GpuCase[] = [];
+
+for (const [N, C, OC] of SHAPES) {
+  cases.push({
+    name: `forward N=${N} C=${C} OC=${OC}`,
+    async run(gpu) {
+      const x = randn(N * C, 1), w = randn(OC * C, 2, 0.5), b = randn(OC, 3);
+      const inp = gpu.tensor([N, C], Float32Array.from(x));
+      const weight = gpu.tensor([OC, C], Float32Array.from(w));
+      const bias = gpu.tensor([OC], Float32Array.from(b));
+      const out = gpu.tensor([N, OC]);
+      matmulForward(gpu, out, inp, weight, bias);
+      assertClose('out', await gpu.read(out), matmulForwardRef(x, w, b, N, C, OC), TOL);
+      gpu.release(inp, weight, bias, out);
+    },
+  });
+  cases.push({
+    name: `backward accumulates N=${N} C=${C} OC=${OC}`,
+    async run(gpu) {
+      const x = randn(N * C, 4), w = randn(OC * C, 5, 0.5), d = randn(N * OC, 6);
+      const pre = { dinp: randn(N * C, 7), dw: randn(OC * C, 8), db: randn(OC, 9) };
+      const inp = gpu.tensor([N, C], Float32Array.from(x));
+      const weight = gpu.tensor([OC, C], Float32Array.from(w));
+      const dout = gpu.tensor([N, OC], Float32Array.from(d));
+      const dinp = gpu.tensor([N, C], Float32Array.from(pre.dinp));
+      const dweight = gpu.tensor([OC, C], Float32Array.from(pre.dw));
+      const dbias = gpu.tensor([OC], Float32Array.from(pre.db));
+      matmulBackward(gpu, dinp, dweight, dbias, dout, inp, weight);
+      const ref = matmulBackwardRef(d, x, w, N, C, OC);
+      const plus = (a: Float64Array, b: Float64Array) => a.map((v, i) => v + b[i]);
+      // dweight sums over N rows (up to 768) of products: same bound as TOL
+      assertClose('dinp', await gpu.read(dinp), plus(ref.dinp, pre.dinp), TOL);
+      assertClose('dweight', await gpu.read(dweight), plus(ref.dweight, pre.dw), TOL);
+      assertClose('dbias', await gpu.read(dbias), plus(ref.dbias, pre.db), TOL);
+      gpu.release(inp, weight, dout, dinp, dweight, dbias);
+    },
+  });
+}
+
+for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+  cases.push({
+    name: `batched product batch=3 M=17 N=33 K=9 transA=${transA} transB=${transB} alpha=0.25`,
+    async run(gpu) {
+      const [batch, M, N, K] = [3, 17, 33, 9];
+      const a = randn(batch * M * K, 10), b = randn(batch * K * N, 11);
+      const ta = gpu.tensor([batch * M * K], Float32Array.from(a));
+      const tb = gpu.tensor([batch * K * N], Float32Array.from(b));
+      const tc = gpu.tensor([batch, M, N]);
+      matmul(gpu, tc, ta, tb, M, N, K, { transA, transB, alpha: 0.25, batch });
+      assertClose('c', await gpu.read(tc), batchedMatmulRef(a, b, M, N, K, { transA, transB, alpha: 0.25, batch }), TOL);
+      gpu.release(ta, tb, tc);
+    },
+  });
+}
+
+cases.push({
+  name: 'wrong shapes are rejected with the shapes in the message',
+  run(gpu) {
+    const inp = gpu.tensor([4, 8]);
+    const weight = gpu.tensor([6, 7]);
+    const out = gpu.tensor([4, 6]);
+    assertThrows(() => matmulForward(gpu, out, inp, weight), 'ShapeError', /weight has shape \(6, 7\), expected \(\*, 8\)/);
+    const w2 = gpu.tensor([6, 8]);
+    const badOut = gpu.tensor([4, 5]);
+    assertThrows(() => matmulForward(gpu, badOut, inp, w2), 'ShapeError', /out has shape \(4, 5\), expected \(4, 6\)/);
+    assertThrows(() => matmul(gpu, out, inp, w2, 4, 6, 0), 'ShapeError', /K must be a positive integer, got 0/);
+    gpu.release(inp, weight, out, w2, badOut);
+  },
+});

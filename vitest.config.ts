@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    // Dawn is a native addon: one process per test file, two at a time (the CI machine has 2 cores).
+    pool: 'forks',
+    maxWorkers: 2,
+    globalSetup: ['test/setup/global.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    projects: [
+      { extends: true, test: { name: 'node', include: ['test/**/*.test.ts'], exclude: ['test/browser/**'] } },
+      { extends: true, test: { name: 'browser', include: ['test/browser/**/*.test.ts'] } },
+    ],
+  },
+});
