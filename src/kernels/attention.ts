@@ -1,0 +1,102 @@
+/**
+ * attention: causal multi-head self-attention on llm.c's fused qkv layout. See shaders/attention.wgsl.
+ *
+ * Dimensions: B batch, T time, C channels, NH heads, HS = C / NH head size.
+ * Accumulation contract: attentionForward overwrites `out` and `lse`; attentionBackward ADDS (+=)
+ * into `dqkv`.
+ */
+import type { Gpu } from '../gpu/context.ts';
+import type { Tensor } from '../gpu/tensor.ts';
+import { ShapeError } from '../errors.ts';
+import { expectDim, expectDistinct, expectShape } from './check.ts';
+
+const WG = 64; // invocations per workgroup, one (b, h, t) row each
+
+/**
+ * Largest head size accepted. Each invocation keeps up to four HS-long f32 arrays in private
+ * memory, and WGSL caps a function's private variables at 8 KiB (4 * 256 * 4 bytes = 4 KiB leaves
+ * room for the rest). GPT-2 uses 64; 128 is the largest common size.
+ */
+export const ATTENTION_MAX_HEAD_SIZE = 256;
+
+/** B, T, C from a (B, T, C) tensor, and HS from C and NH, with the checks every entry point needs. */
+function dims(op: string, arg: string, t: Tensor, NH: number): { B: number; T: number; C: number; HS: number } {
+  if (t.shape.length !== 3) throw new ShapeError(`${op}: ${arg} has shape (${t.shape.join(', ')}), expected (B, T, C)`);
+  const [B, T, C] = t.shape;
+  expectDim(op, 'B', B);
+  expectDim(op, 'T', T);
+  expectDim(op, 'C', C);
+  expectDim(op, 'NH', NH);
+  if (C % NH !== 0) throw new ShapeError(`${op}: channels C=${C} (${arg} (${t.shape.join(', ')})) are not divisible by NH=${NH} heads`);
+  const HS = C / NH;
+  if (HS > ATTENTION_MAX_HEAD_SIZE) {
+    throw new ShapeError(`${op}: head size HS = C / NH = ${C} / ${NH} = ${HS} exceeds ${ATTENTION_MAX_HEAD_SIZE} (per-invocation private arrays, WGSL's 8 KiB limit)`);
+  }
+  return { B, T, C, HS };
+}
+
+function launch(gpu: Gpu, entry: string, bindings: Tensor[], B: number, T: number, NH: number, HS: number): void {
+  gpu.dispatch('attention', entry, bindings, gpu.grid(Math.ceil((B * NH * T) / WG)), {
+    constants: { B, T, NH, SCALE: 1 / Math.sqrt(HS) },
+    defines: { HS },
+  });
+}
+
+/**
+ * Causal self-attention forward.
+ *   out (B, T, C)  =  softmax_causal(q.k^T / sqrt(HS)) . v, per head, heads side by side
+ *   lse (B, NH, T) =  log-sum-exp of each query row's scaled scores (for attentionBackward)
+ * from qkv (B, T, 3C) = [q | k | v] per row. Overwrites out and lse. C must be divisible by NH.
+ */
+export function attentionForward(gpu: Gpu, out: Tensor, lse: Tensor, qkv: Tensor, NH: number): void {
+  const op = 'attentionForward';
+  const { B, T, C, HS } = dims(op, 'out', out, NH);
+  expectShape(op, 'qkv', qkv, [B, T, 3 * C]);
+  expectShape(op, 'lse', lse, [B, NH, T]);
+  expectDistinct(op, out, qkv, 'out and qkv');
+  expectDistinct(op, lse, qkv, 'lse and qkv');
+  launch(gpu, 'attention_forward', [out, lse, qkv], B, T, NH, HS);
+}
+
+/**
+ * Causal self-attention backward. Adds (+=) into dqkv (B, T, 3C) the gradient of the loss with
+ * respect to qkv, given dout (B, T, C) and the forward's qkv (B, T, 3C), out (B, T, C) and
+ * lse (B, NH, T). Two deterministic passes: one per query row (dq), one per key row (dk, dv).
+ */
+export function attentionBackward(gpu: Gpu, dqkv: Tensor, dout: Tensor, qkv: Tensor, out: Tensor, lse: Tensor, NH: number): void {
+  const op = 'attentionBackward';
+  const { B, T, C, HS } = dims(op, 'dout', dout, NH);
+  expectShape(op, 'dqkv', dqkv, [B, T, 3 * C]);
+  expectShape(op, 'qkv', qkv, [B, T, 3 * C]);
+  expectShape(op, 'out', out, [B, T, C]);
+  expectShape(op, 'lse', lse, [B, NH, T]);
+  for (const [t, name] of [[dout, 'dout'], [qkv, 'qkv'], [out, 'out'], [lse, 'lse']] as const) {
+    expectDistinct(op, dqkv, t, `dqkv and ${name}`);
+  }
+  const bindings = [dqkv, dout, qkv, out, lse];
+  launch(gpu, 'attention_backward_dq', bindings, B, T, NH, HS);
+  launch(gpu, 'attention_backward_dkv', bindings, B, T, NH, HS);
+}
+
+/**
+ * Attention of one new token (generation, B = 1) against a KV cache.
+ *   out (1, C) = softmax(q_pos . k_s / sqrt(HS), s <= pos) . v_s, per head
+ * cache (T_max, 3C) holds q | k | v rows like the training qkv; row `pos` must already hold the
+ * new token's qkv. `pos` is a (1) u32 tensor (written per token, so one pipeline serves every
+ * position). Overwrites out.
+ */
+export function attentionDecode(gpu: Gpu, out: Tensor, cache: Tensor, pos: Tensor, NH: number): void {
+  const op = 'attentionDecode';
+  const C = out.shape[out.shape.length - 1];
+  if (out.size !== C) throw new ShapeError(`${op}: out must be one row (1, C), got (${out.shape.join(', ')})`);
+  expectDim(op, 'NH', NH);
+  if (C % NH !== 0) throw new ShapeError(`${op}: channels C=${C} are not divisible by NH=${NH} heads`);
+  const HS = C / NH;
+  if (HS > ATTENTION_MAX_HEAD_SIZE) throw new ShapeError(`${op}: head size ${HS} exceeds ${ATTENTION_MAX_HEAD_SIZE}`);
+  expectShape(op, 'cache', cache, [-1, 3 * C]);
+  expectShape(op, 'pos', pos, [1], 'u32');
+  gpu.dispatch('attention', 'attention_decode', [out, cache, pos], [Math.ceil(NH / WG)], {
+    constants: { B: 1, T: cache.shape[0], NH, SCALE: 1 / Math.sqrt(HS) },
+    defines: { HS },
+  });
+}
