@@ -1,0 +1,66 @@
+// adamw.wgsl: one AdamW step (decoupled weight decay, as torch.optim.AdamW), one elementwise pass.
+//
+//   g    = grad * grad_scale * clip
+//   m    = beta1 m + (1 - beta1) g
+//   v    = beta2 v + (1 - beta2) g^2
+//   mhat = m / (1 - beta1^step),   vhat = v / (1 - beta2^step)
+//   p   -= lr * (mhat / (sqrt(vhat) + eps) + WEIGHT_DECAY * p)
+//
+//   clip = min(1, max_grad_norm / (sqrt(norm_sq) * grad_scale + 1e-6))  when max_grad_norm > 0, else 1
+//
+// norm_sq is the sum of squares of all raw (unscaled) gradients, computed on the GPU
+// (gradnorm.wgsl), so clipping needs no readback. Hyperparameters that change every step live in
+// `hp`, written by the host (which also computes the bias corrections); the weight decay is an
+// override constant, so a parameter group without decay (biases, layernorm) is a second pipeline
+// and both groups can be updated in one submit.
+//
+// params, grads, m, v: (n), n = arrayLength(&params) (the wrapper binds exactly the tensor's
+// elements, so one pipeline serves every parameter group size). One invocation per element,
+// 256 per workgroup, folded into (x, y) past 65535 workgroups (wg_linear).
+
+struct Hyperparams {
+  lr: f32,
+  beta1: f32,
+  beta2: f32,
+  eps: f32,
+  one_minus_beta1: f32,   // computed in float64 on the host: 1 - f32(0.999) is off by 1e-5
+  one_minus_beta2: f32,
+  bias_correction1: f32,  // 1 - beta1^step
+  bias_correction2: f32,  // 1 - beta2^step
+  grad_scale: f32,        // e.g. 1 / gradient accumulation steps
+  max_grad_norm: f32,     // 0: no clipping
+}
+
+override WEIGHT_DECAY: f32 = 0.0;
+
+const WG: u32 = 256u;
+
+@group(0) @binding(0) var<storage, read_write> params: array<f32>;  // (n)
+@group(0) @binding(1) var<storage, read> grads: array<f32>;         // (n)
+@group(0) @binding(2) var<storage, read_write> m: array<f32>;       // (n) first moment
+@group(0) @binding(3) var<storage, read_write> v: array<f32>;       // (n) second moment
+@group(0) @binding(4) var<storage, read> hp: Hyperparams;
+@group(0) @binding(5) var<storage, read> norm_sq: array<f32>;       // (1), read only when clipping
+
+@compute @workgroup_size(256)
+fn adamw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+         @builtin(local_invocation_index) lid: u32) {
+  let i = wg_linear(wid, nwg) * WG + lid;
+  if (i >= arrayLength(&params)) { return; }
+
+  var scale = hp.grad_scale;
+  if (hp.max_grad_norm > 0.0) {
+    let norm = sqrt(norm_sq[0]) * hp.grad_scale;
+    scale *= min(1.0, hp.max_grad_norm / (norm + 1e-6));
+  }
+  let g = grads[i] * scale;
+
+  let mi = hp.beta1 * m[i] + hp.one_minus_beta1 * g;
+  let vi = hp.beta2 * v[i] + hp.one_minus_beta2 * g * g;
+  m[i] = mi;
+  v[i] = vi;
+  let mhat = mi / hp.bias_correction1;
+  let vhat = vi / hp.bias_correction2;
+  let p = params[i];
+  params[i] = p - hp.lr * (mhat / (sqrt(vhat) + hp.eps) + WEIGHT_DECAY * p);
+}

@@ -1,0 +1,32 @@
+/**
+ * gelu: GPT-2's tanh-approximated GELU, forward and backward. See shaders/gelu.wgsl.
+ *
+ * geluForward overwrites `out`; geluBackward ADDS into `dinp` (+=).
+ */
+import type { Gpu } from '../gpu/context.ts';
+import type { Tensor } from '../gpu/tensor.ts';
+import { expectDistinct, expectShape } from './check.ts';
+
+const WG = 256; // invocations per workgroup, one element each
+
+/** out (any shape) = gelu(inp) (same shape). Overwrites `out`. */
+export function geluForward(gpu: Gpu, out: Tensor, inp: Tensor): void {
+  const op = 'geluForward';
+  expectShape(op, 'inp', inp, inp.shape); // any shape, dtype f32
+  expectShape(op, 'out', out, inp.shape);
+  expectDistinct(op, out, inp, 'out and inp');
+  const N = inp.size;
+  gpu.dispatch('gelu', 'gelu_forward', [out, inp], gpu.grid(Math.ceil(N / WG)), { constants: { N } });
+}
+
+/** dinp (any shape) += gelu'(inp) * dout, all three the same shape. */
+export function geluBackward(gpu: Gpu, dinp: Tensor, inp: Tensor, dout: Tensor): void {
+  const op = 'geluBackward';
+  expectShape(op, 'inp', inp, inp.shape); // any shape, dtype f32
+  expectShape(op, 'dinp', dinp, inp.shape);
+  expectShape(op, 'dout', dout, inp.shape);
+  expectDistinct(op, dinp, inp, 'dinp and inp');
+  expectDistinct(op, dinp, dout, 'dinp and dout');
+  const N = inp.size;
+  gpu.dispatch('gelu', 'gelu_backward', [dinp, inp, dout], gpu.grid(Math.ceil(N / WG)), { constants: { N } });
+}
