@@ -146,6 +146,15 @@ export class Gpu {
     return this.dummyTensor;
   }
 
+  /** Copy `count` elements from src[srcStart..] to dst[dstStart..] (element offsets), in order with dispatches. */
+  copyRange(dst: Tensor, dstStart: number, src: Tensor, srcStart: number, count: number): void {
+    if (srcStart < 0 || dstStart < 0 || srcStart + count > src.size || dstStart + count > dst.size) {
+      throw new ShapeError(`copyRange: [${srcStart}, ${srcStart + count}) of ${src.size} into [${dstStart}, ${dstStart + count}) of ${dst.size}`);
+    }
+    this.endPass();
+    this.getEncoder().copyBufferToBuffer(src.buffer, src.offset + srcStart * 4, dst.buffer, dst.offset + dstStart * 4, count * 4);
+  }
+
   /** Destroy a tensor's buffer (only for tensors that own their buffer). */
   release(...ts: Tensor[]): void {
     for (const t of ts) this.destroyBuffer(t.buffer);

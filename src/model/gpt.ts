@@ -1,0 +1,379 @@
+/**
+ * The GPT (GPT-2 architecture) on the GPU: parameters, activations, forward, backward.
+ * Explicit, llm.c style: four verbs (forward, zeroGrad, backward, and the optimizer's update),
+ * no autograd. Everything is recorded into the Gpu's command encoder; nothing is read back
+ * unless asked (meanLoss, logits).
+ *
+ * Legend: B batch, T time, C channels, NH heads, V vocab, L layers, N = B*T rows.
+ */
+import type { Gpu } from '../gpu/context.ts';
+import type { Tensor } from '../gpu/tensor.ts';
+import { LimitError, ShapeError } from '../errors.ts';
+import { matmulBackward, matmulForward } from '../kernels/matmul.ts';
+import { layernormBackward, layernormForward } from '../kernels/layernorm.ts';
+import { attentionBackward, attentionForward } from '../kernels/attention.ts';
+import { geluBackward, geluForward } from '../kernels/gelu.ts';
+import { residualForward } from '../kernels/residual.ts';
+import { EmbeddingBackwardPlan, embeddingBackward, embeddingForward } from '../kernels/embedding.ts';
+import { crossEntropy } from '../kernels/crossentropy.ts';
+import { countParams, validateConfig, type GPTConfig } from './config.ts';
+import { paramLayout, type ParamLayout, type ParamSpec } from './params.ts';
+
+const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** Per-layer activations saved by forward for backward. */
+interface LayerActs {
+  ln1: Tensor; ln1Mean: Tensor; ln1Rstd: Tensor; // (B,T,C) (B,T) (B,T)
+  qkv: Tensor; // (B,T,3C)
+  atty: Tensor; // (B,T,C)
+  lse: Tensor; // (B,NH,T)
+  attproj: Tensor; // (B,T,C)
+  residual2: Tensor; // (B,T,C)
+  ln2: Tensor; ln2Mean: Tensor; ln2Rstd: Tensor;
+  fch: Tensor; // (B,T,4C)
+  fchGelu: Tensor; // (B,T,4C)
+  fcproj: Tensor; // (B,T,C)
+  residual3: Tensor; // (B,T,C)
+}
+
+/** Activations (and the activation-gradient scratch) for one batch shape (B, T). */
+class Activations {
+  readonly B: number;
+  readonly T: number;
+  readonly inputs: Tensor; // (B,T) i32
+  readonly targets: Tensor; // (B,T) i32
+  readonly encoded: Tensor; // (B,T,C)
+  readonly layers: LayerActs[];
+  readonly lnf: Tensor; lnfMean: Tensor; lnfRstd: Tensor;
+  readonly logits: Tensor; // (B,T,V), becomes dlogits in place during backward
+  readonly losses: Tensor; // (B,T)
+  readonly lossScale: Tensor; // (1): d(loss)/d(loss_bt) for counted positions
+  // backward scratch, zeroed before each use (all backward kernels accumulate)
+  readonly dres: Tensor; dln: Tensor; datty: Tensor; dqkv: Tensor; dfch: Tensor; dfchGelu: Tensor;
+  readonly embPlan: EmbeddingBackwardPlan;
+  private readonly owned: Tensor[] = [];
+
+  constructor(gpu: Gpu, cfg: GPTConfig, B: number, T: number) {
+    this.B = B;
+    this.T = T;
+    const { nEmbd: C, nHead: NH, nLayer: L, vocabSize: V } = cfg;
+    const t = (shape: number[], name: string, dtype: 'f32' | 'i32' = 'f32') => {
+      const x = gpu.tensor(shape, undefined, dtype, name);
+      this.owned.push(x);
+      return x;
+    };
+    this.inputs = t([B, T], 'inputs', 'i32');
+    this.targets = t([B, T], 'targets', 'i32');
+    this.encoded = t([B, T, C], 'encoded');
+    this.layers = [];
+    for (let l = 0; l < L; l++) {
+      const p = `h.${l}.`;
+      this.layers.push({
+        ln1: t([B, T, C], p + 'ln1'), ln1Mean: t([B, T], p + 'ln1_mean'), ln1Rstd: t([B, T], p + 'ln1_rstd'),
+        qkv: t([B, T, 3 * C], p + 'qkv'), atty: t([B, T, C], p + 'atty'), lse: t([B, NH, T], p + 'att_lse'),
+        attproj: t([B, T, C], p + 'attproj'), residual2: t([B, T, C], p + 'residual2'),
+        ln2: t([B, T, C], p + 'ln2'), ln2Mean: t([B, T], p + 'ln2_mean'), ln2Rstd: t([B, T], p + 'ln2_rstd'),
+        fch: t([B, T, 4 * C], p + 'fch'), fchGelu: t([B, T, 4 * C], p + 'fch_gelu'),
+        fcproj: t([B, T, C], p + 'fcproj'), residual3: t([B, T, C], p + 'residual3'),
+      });
+    }
+    this.lnf = t([B, T, C], 'lnf');
+    this.lnfMean = t([B, T], 'lnf_mean');
+    this.lnfRstd = t([B, T], 'lnf_rstd');
+    this.logits = t([B, T, V], 'logits');
+    this.losses = t([B, T], 'losses');
+    this.lossScale = t([1], 'loss_scale');
+    this.dres = t([B, T, C], 'dresidual');
+    this.dln = t([B, T, C], 'dln');
+    this.datty = t([B, T, C], 'datty');
+    this.dqkv = t([B, T, 3 * C], 'dqkv');
+    this.dfch = t([B, T, 4 * C], 'dfch');
+    this.dfchGelu = t([B, T, 4 * C], 'dfch_gelu');
+    this.embPlan = new EmbeddingBackwardPlan(gpu, B, T, V);
+  }
+
+  destroy(gpu: Gpu): void {
+    gpu.release(...this.owned);
+    this.embPlan.destroy();
+  }
+}
+
+/** Bytes one batch shape's activations take (what Activations allocates). */
+export function activationBytes(cfg: GPTConfig, B: number, T: number): number {
+  const { nEmbd: C, nHead: NH, nLayer: L, vocabSize: V } = cfg;
+  const N = B * T;
+  const perLayer = N * (C * 9 + 2 * 4 * C + 4) + N * NH;
+  const rest = N * 2 + N * C + N * (C + 2) + N * V + N + 1;
+  const scratch = N * (C * 3 + 3 * C + 8 * C);
+  return 4 * (L * perLayer + rest + scratch) + 4 * N * 4; // + embedding plan buffers
+}
+
+export interface CreateOptions {
+  /** Seed for the GPT-2 initialisation. */
+  seed?: number;
+}
+
+export class GPT {
+  readonly gpu: Gpu;
+  readonly config: GPTConfig;
+  readonly layout: ParamLayout;
+  /** Flat parameter buffer (layout.total floats). */
+  readonly params: GPUBuffer;
+  /** Flat gradient buffer, same layout. */
+  readonly grads: GPUBuffer;
+  private acts: Activations | null = null;
+  private lastCount = 0;
+  private haveTargets = false;
+
+  private constructor(gpu: Gpu, config: GPTConfig) {
+    validateConfig(config);
+    this.gpu = gpu;
+    this.config = config;
+    this.layout = paramLayout(config);
+    checkFits(gpu, config, this.layout);
+    this.params = gpu.createBuffer(this.layout.total * 4, STORAGE(), 'params');
+    this.grads = gpu.createBuffer(this.layout.total * 4, STORAGE(), 'grads');
+  }
+
+  /** A new model with GPT-2 initialisation (normal(0, 0.02), residual projections / sqrt(2L)). */
+  static create(gpu: Gpu, config: GPTConfig, opts: CreateOptions = {}): GPT {
+    const m = new GPT(gpu, config);
+    m.setParams(initParams(m.layout, opts.seed ?? 1337));
+    m.zeroGrad();
+    return m;
+  }
+
+  /** A model whose parameters are given (flat, in this layout, or by name via setParam). */
+  static empty(gpu: Gpu, config: GPTConfig): GPT {
+    const m = new GPT(gpu, config);
+    m.zeroGrad();
+    return m;
+  }
+
+  get numParams(): number {
+    return countParams(this.config);
+  }
+
+  private view(buffer: GPUBuffer, s: ParamSpec, prefix = ''): Tensor {
+    return { buffer, shape: s.shape, dtype: 'f32', offset: s.offset * 4, size: s.size, name: prefix + s.name };
+  }
+
+  /** The parameter tensor with GPT-2 name `name` (a view into the flat buffer). */
+  param(name: string): Tensor {
+    const s = this.layout.byName.get(name);
+    if (!s) throw new ShapeError(`no parameter named ${name}`);
+    return this.view(this.params, s);
+  }
+
+  grad(name: string): Tensor {
+    const s = this.layout.byName.get(name);
+    if (!s) throw new ShapeError(`no parameter named ${name}`);
+    return this.view(this.grads, s, 'd:');
+  }
+
+  /** Whole flat buffer as a tensor (for bulk reads/writes). */
+  flat(which: 'params' | 'grads'): Tensor {
+    return { buffer: which === 'params' ? this.params : this.grads, shape: [this.layout.total], dtype: 'f32', offset: 0, size: this.layout.total, name: which };
+  }
+
+  setParams(flat: Float32Array): void {
+    this.gpu.write(this.flat('params'), flat);
+  }
+
+  async getParams(): Promise<Float32Array> {
+    return this.gpu.read(this.flat('params'));
+  }
+
+  async getGrads(): Promise<Float32Array> {
+    return this.gpu.read(this.flat('grads'));
+  }
+
+  zeroGrad(): void {
+    this.gpu.zero(this.flat('grads'));
+  }
+
+  /** Make sure activations exist for (B, T); reallocates only when the shape changes. */
+  private activations(B: number, T: number): Activations {
+    if (!Number.isInteger(B) || B <= 0) throw new ShapeError(`batch size must be a positive integer, got ${B}`);
+    if (!Number.isInteger(T) || T <= 0) throw new ShapeError(`sequence length must be a positive integer, got ${T}`);
+    if (T > this.config.blockSize) throw new ShapeError(`cannot forward sequence of length ${T}, block size is ${this.config.blockSize}`);
+    if (this.acts && this.acts.B === B && this.acts.T === T) return this.acts;
+    checkFits(this.gpu, this.config, this.layout, B, T);
+    if (this.acts) this.acts.destroy(this.gpu);
+    this.acts = new Activations(this.gpu, this.config, B, T);
+    return this.acts;
+  }
+
+  /**
+   * Record the forward pass for token ids `inputs` (B*T). With `targets` (B*T, -1 = no loss at
+   * that position) it also records the fused loss + dlogits, ready for backward().
+   * `gradScale` multiplies dlogits (1 / accumulation steps when accumulating gradients).
+   */
+  forward(inputs: Int32Array, B: number, T: number, targets: Int32Array | null = null, gradScale = 1): void {
+    const a = this.activations(B, T);
+    const gpu = this.gpu;
+    const { nLayer: L, nHead: NH, vocabSize: V } = this.config;
+    if (inputs.length !== B * T) throw new ShapeError(`forward: ${inputs.length} input ids for B=${B} x T=${T} = ${B * T}`);
+    for (let i = 0; i < inputs.length; i++) {
+      const id = inputs[i];
+      if (!(id >= 0 && id < V)) throw new ShapeError(`forward: input id ${id} at position ${i} is outside the vocabulary [0, ${V})`);
+    }
+    gpu.write(a.inputs, inputs);
+    embeddingForward(gpu, a.encoded, a.inputs, this.param('transformer.wte.weight'), this.param('transformer.wpe.weight'));
+    let residual = a.encoded;
+    for (let l = 0; l < L; l++) {
+      const p = (n: string) => this.param(`transformer.h.${l}.${n}`);
+      const x = a.layers[l];
+      layernormForward(gpu, x.ln1, x.ln1Mean, x.ln1Rstd, residual, p('ln_1.weight'), p('ln_1.bias'));
+      matmulForward(gpu, x.qkv, x.ln1, p('attn.c_attn.weight'), p('attn.c_attn.bias'));
+      attentionForward(gpu, x.atty, x.lse, x.qkv, NH);
+      matmulForward(gpu, x.attproj, x.atty, p('attn.c_proj.weight'), p('attn.c_proj.bias'));
+      residualForward(gpu, x.residual2, residual, x.attproj);
+      layernormForward(gpu, x.ln2, x.ln2Mean, x.ln2Rstd, x.residual2, p('ln_2.weight'), p('ln_2.bias'));
+      matmulForward(gpu, x.fch, x.ln2, p('mlp.c_fc.weight'), p('mlp.c_fc.bias'));
+      geluForward(gpu, x.fchGelu, x.fch);
+      matmulForward(gpu, x.fcproj, x.fchGelu, p('mlp.c_proj.weight'), p('mlp.c_proj.bias'));
+      residualForward(gpu, x.residual3, x.residual2, x.fcproj);
+      residual = x.residual3;
+    }
+    layernormForward(gpu, a.lnf, a.lnfMean, a.lnfRstd, residual, this.param('transformer.ln_f.weight'), this.param('transformer.ln_f.bias'));
+    matmulForward(gpu, a.logits, a.lnf, this.param('transformer.wte.weight'));
+    this.haveTargets = false;
+    if (targets) {
+      if (targets.length !== B * T) throw new ShapeError(`forward: ${targets.length} targets for B=${B} x T=${T} = ${B * T}`);
+      let count = 0;
+      for (let i = 0; i < targets.length; i++) {
+        const t = targets[i];
+        if (t >= V) throw new ShapeError(`forward: target id ${t} at position ${i} is outside the vocabulary [0, ${V})`);
+        if (t >= 0) count++;
+      }
+      this.lastCount = count;
+      gpu.write(a.targets, targets);
+      gpu.write(a.lossScale, new Float32Array([count > 0 ? gradScale / count : 0]));
+      a.embPlan.setIds(inputs);
+      // losses (B,T) and dlogits written in place over the logits
+      crossEntropy(gpu, a.losses, a.logits, a.logits, a.targets, a.lossScale);
+      this.haveTargets = true;
+    }
+  }
+
+  /** Mean loss over the positions with a target, from the last forward with targets. */
+  async meanLoss(): Promise<number> {
+    if (!this.acts || !this.haveTargets) throw new ShapeError('meanLoss: no forward pass with targets yet');
+    const losses = await this.gpu.read(this.acts.losses);
+    let s = 0;
+    for (let i = 0; i < losses.length; i++) s += losses[i];
+    return this.lastCount > 0 ? s / this.lastCount : NaN;
+  }
+
+  /** Number of positions that carried a loss in the last forward. */
+  get lossCount(): number {
+    return this.lastCount;
+  }
+
+  /** Logits (B,T,V) from the last forward WITHOUT targets (with targets they hold dlogits). */
+  async logits(): Promise<Float32Array> {
+    if (!this.acts) throw new ShapeError('logits: no forward pass yet');
+    if (this.haveTargets) throw new ShapeError('logits: the last forward had targets, so the logits were overwritten by their gradient');
+    return this.gpu.read(this.acts.logits);
+  }
+
+  /** Logits of one position (b, t) from the last forward without targets. */
+  async logitsAt(b: number, t: number): Promise<Float32Array> {
+    if (!this.acts || this.haveTargets) throw new ShapeError('logitsAt: needs a forward pass without targets');
+    const V = this.config.vocabSize;
+    return this.gpu.read(this.acts.logits, (b * this.acts.T + t) * V, V);
+  }
+
+  /** Record the backward pass; parameter gradients are ADDED to `grads` (call zeroGrad first). */
+  backward(): void {
+    const a = this.acts;
+    if (!a || !this.haveTargets) throw new ShapeError('backward: call forward with targets first');
+    const gpu = this.gpu;
+    const { nLayer: L, nHead: NH } = this.config;
+    const dlogits = a.logits;
+    gpu.zero(a.dln);
+    matmulBackward(gpu, a.dln, this.grad('transformer.wte.weight'), null, dlogits, a.lnf, this.param('transformer.wte.weight'));
+    const lastResidual = L > 0 ? a.layers[L - 1].residual3 : a.encoded;
+    gpu.zero(a.dres);
+    layernormBackward(gpu, a.dres, this.grad('transformer.ln_f.weight'), this.grad('transformer.ln_f.bias'), a.dln, lastResidual, this.param('transformer.ln_f.weight'), a.lnfMean, a.lnfRstd);
+    // a.dres now holds dL/d(residual3 of the last layer); it flows down the residual stream,
+    // each block adding its branches' contributions (so no residual backward kernel is needed).
+    for (let l = L - 1; l >= 0; l--) {
+      const p = (n: string) => this.param(`transformer.h.${l}.${n}`);
+      const g = (n: string) => this.grad(`transformer.h.${l}.${n}`);
+      const x = a.layers[l];
+      const residual = l === 0 ? a.encoded : a.layers[l - 1].residual3;
+      // residual3 = residual2 + fcproj: d(fcproj) = d(residual2) = dres
+      gpu.zero(a.dfchGelu);
+      matmulBackward(gpu, a.dfchGelu, g('mlp.c_proj.weight'), g('mlp.c_proj.bias'), a.dres, x.fchGelu, p('mlp.c_proj.weight'));
+      gpu.zero(a.dfch);
+      geluBackward(gpu, a.dfch, x.fch, a.dfchGelu);
+      gpu.zero(a.dln);
+      matmulBackward(gpu, a.dln, g('mlp.c_fc.weight'), g('mlp.c_fc.bias'), a.dfch, x.ln2, p('mlp.c_fc.weight'));
+      layernormBackward(gpu, a.dres, g('ln_2.weight'), g('ln_2.bias'), a.dln, x.residual2, p('ln_2.weight'), x.ln2Mean, x.ln2Rstd);
+      // residual2 = residual + attproj: d(attproj) = d(residual) = dres
+      gpu.zero(a.datty);
+      matmulBackward(gpu, a.datty, g('attn.c_proj.weight'), g('attn.c_proj.bias'), a.dres, x.atty, p('attn.c_proj.weight'));
+      gpu.zero(a.dqkv);
+      attentionBackward(gpu, a.dqkv, a.datty, x.qkv, x.atty, x.lse, NH);
+      gpu.zero(a.dln);
+      matmulBackward(gpu, a.dln, g('attn.c_attn.weight'), g('attn.c_attn.bias'), a.dqkv, x.ln1, p('attn.c_attn.weight'));
+      layernormBackward(gpu, a.dres, g('ln_1.weight'), g('ln_1.bias'), a.dln, residual, p('ln_1.weight'), x.ln1Mean, x.ln1Rstd);
+    }
+    embeddingBackward(gpu, a.embPlan, this.grad('transformer.wte.weight'), this.grad('transformer.wpe.weight'), a.dres);
+  }
+
+  /** Free every GPU buffer of this model. */
+  destroy(): void {
+    if (this.acts) this.acts.destroy(this.gpu);
+    this.acts = null;
+    this.gpu.destroyBuffer(this.params);
+    this.gpu.destroyBuffer(this.grads);
+  }
+}
+
+/** Check every tensor the model would allocate against the device limits, before allocating. */
+export function checkFits(gpu: Gpu, config: GPTConfig, layout = paramLayout(config), B = 1, T = 1): void {
+  const maxBind = gpu.limits.maxStorageBufferBindingSize;
+  const maxBuf = gpu.limits.maxBufferSize;
+  const flatBytes = layout.total * 4;
+  if (flatBytes > maxBuf) throw new LimitError('maxBufferSize', flatBytes, maxBuf, `the flat parameter buffer (${layout.count} parameters)`);
+  for (const s of layout.specs) {
+    if (s.size * 4 > maxBind) throw new LimitError('maxStorageBufferBindingSize', s.size * 4, maxBind, `parameter ${s.name} (${s.shape.join('x')})`);
+  }
+  const logitsBytes = B * T * config.vocabSize * 4;
+  if (logitsBytes > maxBind) throw new LimitError('maxStorageBufferBindingSize', logitsBytes, maxBind, `logits (B=${B}, T=${T}, V=${config.vocabSize})`);
+}
+
+/** GPT-2 initialisation, seeded: flat Float32Array in `layout`. */
+export function initParams(layout: ParamLayout, seed: number): Float32Array {
+  const out = new Float32Array(layout.total);
+  const normal = gaussian(seed);
+  for (const s of layout.specs) {
+    const view = out.subarray(s.offset, s.offset + s.size);
+    if (s.init.kind === 'const') view.fill(s.init.value);
+    else for (let i = 0; i < s.size; i++) view[i] = s.init.std * normal();
+  }
+  return out;
+}
+
+/** Seeded standard normal samples (mulberry32 + Box-Muller). */
+export function gaussian(seed: number): () => number {
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  let spare: number | null = null;
+  return () => {
+    if (spare !== null) { const s = spare; spare = null; return s; }
+    const u = Math.max(uniform(), 1e-300), v = uniform();
+    const r = Math.sqrt(-2 * Math.log(u));
+    spare = r * Math.sin(2 * Math.PI * v);
+    return r * Math.cos(2 * Math.PI * v);
+  };
+}
