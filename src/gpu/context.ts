@@ -52,6 +52,8 @@ export class Gpu {
   private uncaptured: GPUError[] = [];
   /** Number of dispatches recorded since creation (for tests and profiles). */
   dispatchCount = 0;
+  /** Number of command-buffer submissions since creation. */
+  submitCount = 0;
 
   private constructor(acquired: AcquiredDevice) {
     this.acquired = acquired;
@@ -115,9 +117,14 @@ export class Gpu {
     return t;
   }
 
-  /** Upload host data into a tensor (length must match). */
+  /**
+   * Upload host data into a tensor (length must match). Happens in program order: commands
+   * recorded before this call are submitted first (a queue write would otherwise land before
+   * them). Hot paths write first and record after, so a training step stays one submission.
+   */
   write(t: Tensor, data: ArrayLike<number> | ArrayBufferView): void {
     this.checkAlive();
+    if (this.encoder) this.flushRecorded();
     let arr: ArrayBufferView;
     if (ArrayBuffer.isView(data)) arr = data;
     else arr = t.dtype === 'f32' ? Float32Array.from(data) : t.dtype === 'i32' ? Int32Array.from(data) : Uint32Array.from(data);
@@ -319,6 +326,16 @@ export class Gpu {
     return [Math.ceil(n / y), y];
   }
 
+  /** Submit what is recorded without waiting for error scopes (errors surface at the next submit). */
+  private flushRecorded(): void {
+    this.endPass();
+    const enc = this.encoder;
+    this.encoder = null;
+    if (!enc) return;
+    this.device.queue.submit([enc.finish()]);
+    this.submitCount++;
+  }
+
   /** Submit everything recorded so far; throws typed errors for compile/validation failures. */
   async submit(): Promise<void> {
     this.endPass();
@@ -337,6 +354,7 @@ export class Gpu {
     this.device.pushErrorScope('out-of-memory');
     this.device.pushErrorScope('validation');
     this.device.queue.submit([enc.finish()]);
+    this.submitCount++;
     const [validation, oom] = [await this.device.popErrorScope(), await this.device.popErrorScope()];
     if (validation) throw new GPUValidationError('submit', validation.message);
     if (oom) throw new GPUValidationError('submit (out of memory)', oom.message);

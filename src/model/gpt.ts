@@ -50,6 +50,8 @@ class Activations {
   readonly lossScale: Tensor; // (1): d(loss)/d(loss_bt) for counted positions
   // backward scratch, zeroed before each use (all backward kernels accumulate)
   readonly dres: Tensor; dln: Tensor; datty: Tensor; dqkv: Tensor; dfch: Tensor; dfchGelu: Tensor;
+  /** d(loss)/d(lnf) (B,T,C): written by the LM head's backward, or by a task head (classification). */
+  readonly dlnf: Tensor;
   readonly embPlan: EmbeddingBackwardPlan;
   private readonly owned: Tensor[] = [];
 
@@ -85,6 +87,7 @@ class Activations {
     this.lossScale = t([1], 'loss_scale');
     this.dres = t([B, T, C], 'dresidual');
     this.dln = t([B, T, C], 'dln');
+    this.dlnf = t([B, T, C], 'dlnf');
     this.datty = t([B, T, C], 'datty');
     this.dqkv = t([B, T, 3 * C], 'dqkv');
     this.dfch = t([B, T, 4 * C], 'dfch');
@@ -104,7 +107,7 @@ export function activationBytes(cfg: GPTConfig, B: number, T: number): number {
   const N = B * T;
   const perLayer = N * (C * 9 + 2 * 4 * C + 4) + N * NH;
   const rest = N * 2 + N * C + N * (C + 2) + N * V + N + 1;
-  const scratch = N * (C * 3 + 3 * C + 8 * C);
+  const scratch = N * (C * 4 + 3 * C + 8 * C);
   return 4 * (L * perLayer + rest + scratch) + 4 * N * 4; // + embedding plan buffers
 }
 
@@ -124,6 +127,7 @@ export class GPT {
   private acts: Activations | null = null;
   private lastCount = 0;
   private haveTargets = false;
+  private headless = false;
 
   private constructor(gpu: Gpu, config: GPTConfig) {
     validateConfig(config);
@@ -209,7 +213,7 @@ export class GPT {
    * that position) it also records the fused loss + dlogits, ready for backward().
    * `gradScale` multiplies dlogits (1 / accumulation steps when accumulating gradients).
    */
-  forward(inputs: Int32Array, B: number, T: number, targets: Int32Array | null = null, gradScale = 1): void {
+  forward(inputs: Int32Array, B: number, T: number, targets: Int32Array | null = null, gradScale = 1, opts: { head?: 'lm' | 'none' } = {}): void {
     const a = this.activations(B, T);
     const gpu = this.gpu;
     const { nLayer: L, nHead: NH, vocabSize: V } = this.config;
@@ -218,7 +222,22 @@ export class GPT {
       const id = inputs[i];
       if (!(id >= 0 && id < V)) throw new ShapeError(`forward: input id ${id} at position ${i} is outside the vocabulary [0, ${V})`);
     }
+    if (targets && opts.head === 'none') throw new ShapeError("forward: targets need the LM head (opts.head 'lm')");
+    // all uploads first, then recording: a write after recorded work would split the submission
     gpu.write(a.inputs, inputs);
+    if (targets) {
+      if (targets.length !== B * T) throw new ShapeError(`forward: ${targets.length} targets for B=${B} x T=${T} = ${B * T}`);
+      let count = 0;
+      for (let i = 0; i < targets.length; i++) {
+        const t = targets[i];
+        if (t >= V) throw new ShapeError(`forward: target id ${t} at position ${i} is outside the vocabulary [0, ${V})`);
+        if (t >= 0) count++;
+      }
+      this.lastCount = count;
+      gpu.write(a.targets, targets);
+      gpu.write(a.lossScale, new Float32Array([count > 0 ? gradScale / count : 0]));
+    }
+    if (targets || opts.head === 'none') a.embPlan.setIds(inputs);
     embeddingForward(gpu, a.encoded, a.inputs, this.param('transformer.wte.weight'), this.param('transformer.wpe.weight'));
     let residual = a.encoded;
     for (let l = 0; l < L; l++) {
@@ -237,20 +256,11 @@ export class GPT {
       residual = x.residual3;
     }
     layernormForward(gpu, a.lnf, a.lnfMean, a.lnfRstd, residual, this.param('transformer.ln_f.weight'), this.param('transformer.ln_f.bias'));
-    matmulForward(gpu, a.logits, a.lnf, this.param('transformer.wte.weight'));
     this.haveTargets = false;
+    this.headless = opts.head === 'none';
+    if (this.headless) return; // a task head reads hiddenStates, writes hiddenGrad, calls backward()
+    matmulForward(gpu, a.logits, a.lnf, this.param('transformer.wte.weight'));
     if (targets) {
-      if (targets.length !== B * T) throw new ShapeError(`forward: ${targets.length} targets for B=${B} x T=${T} = ${B * T}`);
-      let count = 0;
-      for (let i = 0; i < targets.length; i++) {
-        const t = targets[i];
-        if (t >= V) throw new ShapeError(`forward: target id ${t} at position ${i} is outside the vocabulary [0, ${V})`);
-        if (t >= 0) count++;
-      }
-      this.lastCount = count;
-      gpu.write(a.targets, targets);
-      gpu.write(a.lossScale, new Float32Array([count > 0 ? gradScale / count : 0]));
-      a.embPlan.setIds(inputs);
       // losses (B,T) and dlogits written in place over the logits
       crossEntropy(gpu, a.losses, a.logits, a.logits, a.targets, a.lossScale);
       this.haveTargets = true;
@@ -285,18 +295,39 @@ export class GPT {
     return this.gpu.read(this.acts.logits, (b * this.acts.T + t) * V, V);
   }
 
-  /** Record the backward pass; parameter gradients are ADDED to `grads` (call zeroGrad first). */
+  /** (B,T,C) output of the final layernorm from the last forward (the input of the LM head or a task head). */
+  get hiddenStates(): Tensor {
+    if (!this.acts) throw new ShapeError('hiddenStates: no forward pass yet');
+    return this.acts.lnf;
+  }
+
+  /**
+   * (B,T,C) gradient of the loss w.r.t. hiddenStates. After a forward with head 'none', a task
+   * head zeroes it, writes its gradient there, and calls backward().
+   */
+  get hiddenGrad(): Tensor {
+    if (!this.acts) throw new ShapeError('hiddenGrad: no forward pass yet');
+    return this.acts.dlnf;
+  }
+
+  /**
+   * Record the backward pass; parameter gradients are ADDED to `grads` (call zeroGrad first).
+   * After a forward with targets it starts at the LM head's dlogits; after a forward with head
+   * 'none' it starts from hiddenGrad, which the caller filled.
+   */
   backward(): void {
     const a = this.acts;
-    if (!a || !this.haveTargets) throw new ShapeError('backward: call forward with targets first');
+    if (!a || (!this.haveTargets && !this.headless)) throw new ShapeError('backward: call forward with targets (or with head "none" and fill hiddenGrad) first');
     const gpu = this.gpu;
     const { nLayer: L, nHead: NH } = this.config;
-    const dlogits = a.logits;
-    gpu.zero(a.dln);
-    matmulBackward(gpu, a.dln, this.grad('transformer.wte.weight'), null, dlogits, a.lnf, this.param('transformer.wte.weight'));
+    if (!this.headless) {
+      const dlogits = a.logits;
+      gpu.zero(a.dlnf);
+      matmulBackward(gpu, a.dlnf, this.grad('transformer.wte.weight'), null, dlogits, a.lnf, this.param('transformer.wte.weight'));
+    }
     const lastResidual = L > 0 ? a.layers[L - 1].residual3 : a.encoded;
     gpu.zero(a.dres);
-    layernormBackward(gpu, a.dres, this.grad('transformer.ln_f.weight'), this.grad('transformer.ln_f.bias'), a.dln, lastResidual, this.param('transformer.ln_f.weight'), a.lnfMean, a.lnfRstd);
+    layernormBackward(gpu, a.dres, this.grad('transformer.ln_f.weight'), this.grad('transformer.ln_f.bias'), a.dlnf, lastResidual, this.param('transformer.ln_f.weight'), a.lnfMean, a.lnfRstd);
     // a.dres now holds dL/d(residual3 of the last layer); it flows down the residual stream,
     // each block adding its branches' contributions (so no residual backward kernel is needed).
     for (let l = L - 1; l >= 0; l--) {

@@ -84,11 +84,26 @@ export class Optimizer {
     return { buffer, shape: [end - start], dtype: 'f32', offset: start * 4, size: end - start, name };
   }
 
+  private prepared: { lr: number; gradScale: number } | null = null;
+
+  /**
+   * Upload the next update's hyperparameters. Call it before recording the step's forward and
+   * backward so the step stays one submission (update() does it itself otherwise).
+   */
+  prepare(lr: number, gradScale = 1): void {
+    const c = this.config;
+    this.kernel.setHyperparams({ lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps, step: this.step + 1, gradScale, maxGradNorm: c.maxGradNorm });
+    this.prepared = { lr, gradScale };
+  }
+
   /**
    * Record one AdamW update with learning rate `lr` from the gradients in model.grads.
    * `gradScale` multiplies the gradients first (e.g. 1/accumulation steps if the loss was not scaled).
    */
   update(lr: number, gradScale = 1): void {
+    const pr = this.prepared;
+    if (!pr || pr.lr !== lr || pr.gradScale !== gradScale) this.prepare(lr, gradScale);
+    this.prepared = null;
     this.step += 1;
     const c = this.config;
     const g = this.model.grads;
@@ -97,7 +112,6 @@ export class Optimizer {
       const grads = this.ranges.map((r) => this.flat(g, r.start, r.end, 'grads'));
       gradNormSquared(this.gpu, this.normSq, this.partials, ...grads);
     }
-    this.kernel.setHyperparams({ lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps, step: this.step, gradScale, maxGradNorm: c.maxGradNorm });
     for (const r of this.ranges) {
       this.kernel.update(
         this.flat(p, r.start, r.end, 'params'),
@@ -126,6 +140,7 @@ export class Optimizer {
     this.gpu.write(this.flat(this.m, 0, n, 'm'), s.m);
     this.gpu.write(this.flat(this.v, 0, n, 'v'), s.v);
     this.step = s.step;
+    this.prepared = null;
   }
 
   destroy(): void {

@@ -134,6 +134,7 @@ export class Trainer {
     const { batchSize: B, accumSteps } = this.options;
     const T = this.seqLen;
     const lr = lrAt(this.step, this.schedule);
+    this.opt.prepare(lr);
     this.model.zeroGrad();
     let lossSum = 0;
     for (let micro = 0; micro < accumSteps; micro++) {
