@@ -40,13 +40,19 @@ const WG: u32 = 256u;
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;       // (n) first moment
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;       // (n) second moment
 @group(0) @binding(4) var<storage, read> hp: Hyperparams;
-@group(0) @binding(5) var<storage, read> norm_sq: array<f32>;       // (1), read only when clipping
+@group(0) @binding(5) var<storage, read> norm_sq: array<f32>;       // (1): clipping, and the non-finite skip
 
 @compute @workgroup_size(256)
 fn adamw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
          @builtin(local_invocation_index) lid: u32) {
   let i = wg_linear(wid, nwg) * WG + lid;
   if (i >= arrayLength(&params)) { return; }
+
+  // A NaN or Inf anywhere in the gradients makes their sum of squares non-finite: then skip the
+  // whole update (params, m and v untouched) so one bad batch cannot poison the optimizer state.
+  // Tested on the bits: WGSL lets compilers assume floats are finite, so `x != x` may fold away.
+  // (Without a norm tensor the wrapper binds a zero, which passes.)
+  if ((bitcast<u32>(norm_sq[0]) & 0x7f800000u) == 0x7f800000u) { return; }
 
   var scale = hp.grad_scale;
   if (hp.max_grad_norm > 0.0) {

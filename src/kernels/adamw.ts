@@ -80,7 +80,8 @@ export class AdamW {
    * params, m or v (WebGPU forbids a buffer bound both read-only and writable in one dispatch).
    * `weightDecay` applies to this group (0 for biases and layernorm parameters).
    * `normSq` (1): the sum of squares of all raw gradients (gradNormSquared), needed when the
-   * current maxGradNorm > 0.
+   * current maxGradNorm > 0. When it is given and not finite (a NaN/Inf gradient anywhere), the
+   * update is skipped entirely: params, m and v stay as they were.
    */
   update(params: Tensor, grads: Tensor, m: Tensor, v: Tensor, weightDecay: number, normSq?: Tensor): void {
     const op = 'AdamW.update';

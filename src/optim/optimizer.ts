@@ -108,10 +108,9 @@ export class Optimizer {
     const c = this.config;
     const g = this.model.grads;
     const p = this.model.params;
-    if (c.maxGradNorm > 0) {
-      const grads = this.ranges.map((r) => this.flat(g, r.start, r.end, 'grads'));
-      gradNormSquared(this.gpu, this.normSq, this.partials, ...grads);
-    }
+    // always computed: it drives clipping, and a non-finite norm makes the kernel skip the update
+    const grads = this.ranges.map((r) => this.flat(g, r.start, r.end, 'grads'));
+    gradNormSquared(this.gpu, this.normSq, this.partials, ...grads);
     for (const r of this.ranges) {
       this.kernel.update(
         this.flat(p, r.start, r.end, 'params'),
@@ -119,12 +118,15 @@ export class Optimizer {
         this.flat(this.m, r.start, r.end, 'adam_m'),
         this.flat(this.v, r.start, r.end, 'adam_v'),
         r.decay ? c.weightDecay : 0,
-        c.maxGradNorm > 0 ? this.normSq : undefined,
+        this.normSq,
       );
     }
   }
 
-  /** The global gradient norm of the last update (reads back; for logging). */
+  /**
+   * The global gradient norm of the last update (reads back; for logging). Non-finite means the
+   * update was skipped on the GPU (parameters and moments unchanged).
+   */
   async lastGradNorm(): Promise<number> {
     const v = await this.gpu.read(this.normSq);
     return Math.sqrt(v[0]);

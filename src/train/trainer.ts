@@ -45,7 +45,11 @@ export interface TrainOptions {
   trainable?: (s: ParamSpec) => boolean;
   /** Stop early when the validation loss has not improved for this many evaluations (0: never). */
   earlyStopPatience?: number;
-  /** What to do when the loss or gradient norm is NaN/Inf: stop with an error (default) or skip the step. */
+  /**
+   * What to do when the loss or gradient norm is NaN/Inf (checked whenever the loss is read back,
+   * every `logEvery` steps): stop with NonFiniteError naming the step (default), or skip the step.
+   * Either way the bad update itself is never applied: the AdamW kernel skips it on the GPU.
+   */
   onNonFinite?: 'stop' | 'skip';
   onEvent?: (e: TrainEvent) => void | Promise<void>;
   signal?: AbortSignal;
@@ -152,7 +156,7 @@ export class Trainer {
     if (readLoss) {
       lossSum += await this.model.meanLoss(); // submits the step
       loss = lossSum / accumSteps;
-      if (this.opt.config.maxGradNorm > 0) gradNorm = await this.opt.lastGradNorm();
+      gradNorm = await this.opt.lastGradNorm();
     } else {
       await this.model.gpu.submit();
     }
@@ -174,14 +178,13 @@ export class Trainer {
         return;
       }
       const log = (this.step + 1) % o.logEvery === 0 || this.step + 1 === o.steps;
-      const params = log && o.onNonFinite === 'skip' ? await this.model.getParams() : null;
       const { loss, gradNorm } = await this.trainStep(log);
       if (log && loss !== null) {
         const bad = !Number.isFinite(loss) ? ['loss', loss] : gradNorm !== null && !Number.isFinite(gradNorm) ? ['gradient norm', gradNorm] : null;
         if (bad) {
+          // the AdamW kernel already skipped this update on the GPU (non-finite gradient norm)
           if (o.onNonFinite === 'stop') throw new NonFiniteError(this.step, bad[0] as string, bad[1] as number);
-          if (params) this.model.setParams(params);
-          await o.onEvent?.({ event: 'skip', step: this.step, reason: `${bad[0]} is ${bad[1]}` });
+          await o.onEvent?.({ event: 'skip', step: this.step, reason: `${bad[0]} is ${bad[1]}; the update was skipped` });
           continue;
         }
         const t = now();

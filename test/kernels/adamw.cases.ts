@@ -150,3 +150,29 @@ export const cases: GpuCase[] = [
     },
   },
 ];
+
+// A NaN or Inf in the gradients (seen as a non-finite norm) must leave params, m and v untouched.
+for (const bad of [NaN, Infinity]) {
+  cases.push({
+    name: `a non-finite gradient norm (${bad}) skips the update: params, m, v unchanged`,
+    async run(gpu) {
+      const n = 100;
+      const p0 = Float32Array.from(randn(n, 31)), m0 = Float32Array.from(randn(n, 32, 0.1)), v0 = Float32Array.from(randn(n, 33, 0.1)).map(Math.abs);
+      const g0 = Float32Array.from(randn(n, 34));
+      g0[17] = bad;
+      const p = gpu.tensor([n], p0), g = gpu.tensor([n], g0), m = gpu.tensor([n], m0), v = gpu.tensor([n], v0);
+      const normSq = gpu.tensor([1]);
+      const partials = gpu.tensor([GRADNORM_PARTIALS]);
+      const opt = new AdamW(gpu);
+      opt.setHyperparams({ ...BASE, step: 3, maxGradNorm: 0 });
+      gradNormSquared(gpu, normSq, partials, g);
+      opt.update(p, g, m, v, 0.1, normSq);
+      for (const [name, t, want] of [['params', p, p0], ['m', m, m0], ['v', v, v0]] as const) {
+        const got = await gpu.read(t);
+        for (let i = 0; i < n; i++) assert(Object.is(got[i], want[i]), `${name}[${i}] changed: ${want[i]} -> ${got[i]}`);
+      }
+      opt.destroy();
+      gpu.release(p, g, m, v, normSq, partials);
+    },
+  });
+}
