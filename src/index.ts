@@ -5,6 +5,7 @@
  */
 // runtime
 export { Gpu } from './gpu/context.ts';
+export { registerKernel, kernelNames } from './gpu/shaders.ts';
 export type { MemoryStats, Binding, DispatchOptions } from './gpu/context.ts';
 export { acquireDevice, describeAdapter } from './gpu/device.ts';
 export type { AdapterReport, AcquireOptions } from './gpu/device.ts';

@@ -41,7 +41,7 @@ export class Gpu {
 
   private readonly acquired: AcquiredDevice;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  private readonly pendingCompiles: Promise<void>[] = [];
+  private readonly pendingChecks: Promise<void>[] = [];
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private readonly bindGroupsByBuffer = new Map<number, Set<string>>();
@@ -217,7 +217,7 @@ export class Gpu {
       compute: { module, entryPoint: entry, constants: numeric },
     });
     const scope = this.device.popErrorScope();
-    this.pendingCompiles.push(
+    this.pendingChecks.push(
       scope.then(async (err) => {
         if (!err) return;
         this.pipelines.delete(key);
@@ -270,7 +270,15 @@ export class Gpu {
     const key = parts.join('|');
     let g = this.bindGroups.get(key);
     if (!g) {
+      this.device.pushErrorScope('validation');
       g = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+      const what = `bind group for ${pkey.split(':').slice(0, 2).join('.')}`;
+      this.pendingChecks.push(this.device.popErrorScope().then((err) => {
+        if (err) {
+          this.bindGroups.delete(key);
+          throw new GPUValidationError(what, err.message);
+        }
+      }));
       this.bindGroups.set(key, g);
       for (const id of ids) {
         let s = this.bindGroupsByBuffer.get(id);
@@ -341,11 +349,16 @@ export class Gpu {
     this.endPass();
     const enc = this.encoder;
     this.encoder = null;
-    if (this.pendingCompiles.length) {
-      const pending = this.pendingCompiles.splice(0);
-      try {
-        await Promise.all(pending);
-      } catch (e) {
+    if (this.pendingChecks.length) {
+      const pending = this.pendingChecks.splice(0);
+      const settled = await Promise.allSettled(pending);
+      const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
+      if (failed.length) {
+        // the root cause first: a compile error explains the invalid bind groups that follow it
+        const e = failed.find((x) => x instanceof ShaderCompileError) ?? failed[0];
+        // the recorded work used an invalid pipeline or bind group: drop it, and the follow-on
+        // errors (invalid bind group layout, ...) that would otherwise fail the next submit
+        this.uncaptured = [];
         throw e;
       }
     }

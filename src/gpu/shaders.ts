@@ -10,9 +10,20 @@ import { WGSL } from './shaders.gen.ts';
 import type { Defines } from './context.ts';
 
 const cache = new Map<string, string>();
+const extra: Record<string, string> = {};
 
 export function kernelNames(): string[] {
-  return Object.keys(WGSL).filter((k) => k !== 'common');
+  return [...Object.keys(WGSL), ...Object.keys(extra)].filter((k) => k !== 'common');
+}
+
+/**
+ * Add a kernel family at run time (for models built on wgpt's runtime): `source` is WGSL, with
+ * common.wgsl prepended like the built-in families. Dispatch it with gpu.dispatch(name, entry, ...).
+ */
+export function registerKernel(name: string, source: string): void {
+  if (name in WGSL) throw new Error(`kernel '${name}' is built in and cannot be replaced`);
+  extra[name] = source;
+  for (const k of [...cache.keys()]) if (k.startsWith(`${name}:`)) cache.delete(k);
 }
 
 /** The full WGSL for `kernel` with `defines` substituted. */
@@ -20,7 +31,7 @@ export function shaderSource(kernel: string, defines: Defines = {}): string {
   const key = `${kernel}:${JSON.stringify(defines)}`;
   const hit = cache.get(key);
   if (hit) return hit;
-  const body = WGSL[kernel];
+  const body = WGSL[kernel] ?? extra[kernel];
   if (body === undefined) throw new Error(`unknown kernel '${kernel}' (have: ${kernelNames().join(', ')})`);
   const src = preprocess(`${WGSL.common ?? ''}\n${body}`, defines, kernel);
   cache.set(key, src);
