@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     // Dawn is a native addon: one process per test file, two at a time (the CI machine has 2 cores).
     pool: 'forks',
+    // the long-run memory test measures the JS heap after explicit collections
+    execArgv: ['--expose-gc'],
     maxWorkers: 2,
     globalSetup: ['test/setup/global.ts'],
     testTimeout: 120_000,
