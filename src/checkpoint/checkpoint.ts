@@ -16,7 +16,7 @@
  * tensors (the first mismatch is reported by tensor name), missing and unexpected tensors.
  */
 import { WgptError } from '../errors.ts';
-import { validateConfig, type GPTConfig } from '../model/config.ts';
+import { countParams, validateConfig, type GPTConfig } from '../model/config.ts';
 import { paramLayout, type ParamLayout } from '../model/params.ts';
 import { readSafetensors, writeSafetensors, CheckpointError } from './safetensors.ts';
 
@@ -95,6 +95,11 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   }
   const tokenizer = parseJSON(meta, 'tokenizer');
   if (tokenizer === undefined) throw new CheckpointError('checkpoint metadata has no tokenizer');
+  // the config must be backed by the file's bytes before anything of its size is built or allocated
+  const nParams = countParams(config);
+  if (nParams * 4 > bytes.length) {
+    throw new CheckpointError(`checkpoint config describes ${nParams} parameters (${nParams * 4} bytes) but the file has only ${bytes.length} bytes`);
+  }
   const layout = paramLayout(config);
   const seen = new Set<string>();
   const get = (name: string, shape: number[]): Float32Array => {
