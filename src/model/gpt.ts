@@ -18,7 +18,6 @@ import { EmbeddingBackwardPlan, embeddingBackward, embeddingForward } from '../k
 import { crossEntropy } from '../kernels/crossentropy.ts';
 import { countParams, validateConfig, type GPTConfig } from './config.ts';
 import { paramLayout, type ParamLayout, type ParamSpec } from './params.ts';
-import { planMemory, rowSplit, vocabSplit, SPLIT_ROWS } from './plan.ts';
 
 const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -46,18 +45,7 @@ class Activations {
   readonly encoded: Tensor; // (B,T,C)
   readonly layers: LayerActs[];
   readonly lnf: Tensor; lnfMean: Tensor; lnfRstd: Tensor;
-  /**
-   * Logits (B*T,V) as row chunks, each within one binding (one chunk = the whole (B,T,V) tensor);
-   * they become dlogits in place during backward. Each chunk comes with views of its rows of
-   * lnf, dlnf, targets and losses.
-   */
-  readonly rowChunks: RowChunk[];
-  /** (rows, Vc) scratch for one (row chunk, vocabulary chunk) product when wte is split, else null. */
-  readonly lmScratch: Tensor | null;
-  /** Token buckets per vocabulary chunk when wte is split (else embPlan serves the whole wte). */
-  readonly embChunks: ChunkedEmbedding | null;
-  /** (B,T) i32 = 0, 1, ..., B*T-1: the embedding of gathered rows when wte is split. */
-  readonly positions: Tensor | null;
+  readonly logits: Tensor; // (B,T,V), becomes dlogits in place during backward
   readonly losses: Tensor; // (B,T)
   readonly lossScale: Tensor; // (1): d(loss)/d(loss_bt) for counted positions
   // backward scratch, zeroed before each use (all backward kernels accumulate)
@@ -67,7 +55,7 @@ class Activations {
   readonly embPlan: EmbeddingBackwardPlan;
   private readonly owned: Tensor[] = [];
 
-  constructor(gpu: Gpu, cfg: GPTConfig, B: number, T: number, wteChunks: VocabChunk[], splitBytes: number) {
+  constructor(gpu: Gpu, cfg: GPTConfig, B: number, T: number) {
     this.B = B;
     this.T = T;
     const { nEmbd: C, nHead: NH, nLayer: L, vocabSize: V } = cfg;
@@ -94,21 +82,7 @@ class Activations {
     this.lnf = t([B, T, C], 'lnf');
     this.lnfMean = t([B, T], 'lnf_mean');
     this.lnfRstd = t([B, T], 'lnf_rstd');
-    const rows = rowSplit(B * T, V, splitBytes);
-    if (!rows) throw new LimitError('maxStorageBufferBindingSize', SPLIT_ROWS * V * 4, splitBytes, `a chunk of ${SPLIT_ROWS} rows of logits (V=${V})`);
-    this.rowChunks = [];
-    for (let r0 = 0; r0 < B * T; r0 += rows.rows) {
-      const n = Math.min(rows.rows, B * T - r0);
-      const whole = n === B * T;
-      this.rowChunks.push({
-        r0, rows: n,
-        logits: whole ? t([B, T, V], 'logits') : t([n, V], `logits[${r0}:${r0 + n}]`),
-        lnf: whole ? this.lnf : rowsOf(this.lnf, r0, n),
-        dlnf: null as unknown as Tensor, // set below, once dlnf exists
-        targets: whole ? this.targets : rowsOf(this.targets, r0, n),
-        losses: null as unknown as Tensor,
-      });
-    }
+    this.logits = t([B, T, V], 'logits');
     this.losses = t([B, T], 'losses');
     this.lossScale = t([1], 'loss_scale');
     this.dres = t([B, T, C], 'dresidual');
@@ -118,128 +92,12 @@ class Activations {
     this.dqkv = t([B, T, 3 * C], 'dqkv');
     this.dfch = t([B, T, 4 * C], 'dfch');
     this.dfchGelu = t([B, T, 4 * C], 'dfch_gelu');
-    for (const ch of this.rowChunks) {
-      const whole = ch.rows === B * T;
-      ch.dlnf = whole ? this.dlnf : rowsOf(this.dlnf, ch.r0, ch.rows);
-      ch.losses = whole ? this.losses : rowsOf(this.losses, ch.r0, ch.rows);
-    }
     this.embPlan = new EmbeddingBackwardPlan(gpu, B, T, V);
-    const split = wteChunks.length > 1;
-    this.lmScratch = split ? t([Math.min(rows.rows, B * T), Math.max(...wteChunks.map((c) => c.rows))], 'lm_head_scratch') : null;
-    this.embChunks = split ? new ChunkedEmbedding(gpu, B, T, wteChunks) : null;
-    this.positions = split ? t([B, T], 'positions', 'i32') : null;
-    if (this.positions) gpu.write(this.positions, Int32Array.from({ length: B * T }, (_, i) => i));
   }
 
   destroy(gpu: Gpu): void {
     gpu.release(...this.owned);
     this.embPlan.destroy();
-    this.embChunks?.destroy();
-  }
-}
-
-/** Positions [r0, r0 + n) of a (B,T,C) tensor (a view shaped (n,C)) or of a (B,T) one (shaped (n)). */
-function rowsOf(x: Tensor, r0: number, n: number): Tensor {
-  const w = x.shape.length >= 3 ? x.shape[x.shape.length - 1] : 1;
-  return { buffer: x.buffer, dtype: x.dtype, offset: x.offset + r0 * w * 4, size: n * w, shape: w === 1 ? [n] : [n, w], name: `${x.name ?? 'tensor'}[${r0}:${r0 + n}]` };
-}
-
-/** A vocabulary chunk of wte: rows [v0, v0 + rows). */
-export interface VocabChunk {
-  v0: number;
-  rows: number;
-}
-
-/** One row chunk of the LM head: logits (rows,V) and views of the same rows of its inputs and outputs. */
-interface RowChunk {
-  r0: number;
-  rows: number;
-  logits: Tensor; // (rows,V), or (B,T,V) when there is one chunk
-  lnf: Tensor; // (rows,C)
-  dlnf: Tensor; // (rows,C)
-  targets: Tensor; // (rows) i32
-  losses: Tensor; // (rows)
-}
-
-/**
- * Embedding backward for a wte split into vocabulary chunks: per chunk, the positions whose token
- * is in it, bucketed by token (ids relative to the chunk), so that shaders/embedding.wgsl's
- * embedding_backward_wte runs on one chunk of dwte at a time (same buckets, same summation order
- * as EmbeddingBackwardPlan: deterministic).
- */
-class ChunkedEmbedding {
-  private readonly gpu: Gpu;
-  readonly B: number;
-  readonly T: number;
-  readonly chunks: VocabChunk[];
-  /** Per chunk: bucket_token (N), bucket_start (N+1), bucket_pos (N) u32, and the number of buckets. */
-  private readonly buffers: { token: Tensor; start: Tensor; pos: Tensor; buckets: number }[];
-
-  constructor(gpu: Gpu, B: number, T: number, chunks: VocabChunk[]) {
-    this.gpu = gpu;
-    this.B = B;
-    this.T = T;
-    this.chunks = chunks;
-    const N = B * T;
-    this.buffers = chunks.map((c, k) => ({
-      token: gpu.tensor([N], undefined, 'u32', `embedding.chunk${k}.bucket_token`),
-      start: gpu.tensor([N + 1], undefined, 'u32', `embedding.chunk${k}.bucket_start`),
-      pos: gpu.tensor([N], undefined, 'u32', `embedding.chunk${k}.bucket_pos`),
-      buckets: 0,
-    }));
-  }
-
-  /** Bucket this step's ids (validated by the caller) per chunk and upload the buckets. */
-  setIds(ids: Int32Array): void {
-    const N = this.B * this.T;
-    this.chunks.forEach((c, k) => {
-      const count = new Map<number, number>();
-      for (let i = 0; i < N; i++) if (ids[i] >= c.v0 && ids[i] < c.v0 + c.rows) count.set(ids[i] - c.v0, (count.get(ids[i] - c.v0) ?? 0) + 1);
-      const tokens = [...count.keys()].sort((a, b) => a - b);
-      const token = new Uint32Array(N).fill(c.rows); // past the last bucket: skipped by the kernel
-      const start = new Uint32Array(N + 1);
-      const pos = new Uint32Array(N);
-      const cursor = new Map<number, number>();
-      let s = 0;
-      tokens.forEach((tok, u) => {
-        token[u] = tok;
-        start[u] = s;
-        cursor.set(tok, s);
-        s += count.get(tok)!;
-      });
-      start.fill(s, tokens.length);
-      for (let i = 0; i < N; i++) {
-        const tok = ids[i] - c.v0;
-        if (tok >= 0 && tok < c.rows) {
-          const at = cursor.get(tok)!;
-          pos[at] = i;
-          cursor.set(tok, at + 1);
-        }
-      }
-      const b = this.buffers[k];
-      b.buckets = tokens.length;
-      this.gpu.write(b.token, token);
-      this.gpu.write(b.start, start);
-      this.gpu.write(b.pos, pos);
-    });
-  }
-
-  /** dwte chunk k (rows,C) += the dout rows of its tokens' positions; dwpe (maxT,C) += sum over b of dout. */
-  backward(dwteChunks: Tensor[], dwpe: Tensor, dout: Tensor): void {
-    const { B, T } = this;
-    const C = dout.shape[2];
-    this.chunks.forEach((c, k) => {
-      const b = this.buffers[k];
-      if (b.buckets === 0) return;
-      this.gpu.dispatch('embedding', 'embedding_backward_wte', [dwteChunks[k], dout, b.token, b.start, b.pos], this.gpu.grid(Math.ceil((b.buckets * C) / 256)), {
-        constants: { B, T, C, V: c.rows },
-      });
-    });
-    this.gpu.dispatch('embedding', 'embedding_backward_wpe', [dwpe, dout], this.gpu.grid(Math.ceil((T * C) / 256)), { constants: { B, T, C } });
-  }
-
-  destroy(): void {
-    for (const b of this.buffers) this.gpu.release(b.token, b.start, b.pos);
   }
 }
 
@@ -247,7 +105,7 @@ class ChunkedEmbedding {
 export function activationBytes(cfg: GPTConfig, B: number, T: number): number {
   const { nEmbd: C, nHead: NH, nLayer: L, vocabSize: V } = cfg;
   const N = B * T;
-  const perLayer = N * (C * 10 + 2 * 4 * C + 4) + N * NH; // ln1 qkv(3) atty attproj res2 ln2 fcproj res3; fch, fch_gelu; 4 stats
+  const perLayer = N * (C * 9 + 2 * 4 * C + 4) + N * NH;
   const rest = N * 2 + N * C + N * (C + 2) + N * V + N + 1;
   const scratch = N * (C * 4 + 3 * C + 8 * C);
   return 4 * (L * perLayer + rest + scratch) + 4 * N * 4; // + embedding plan buffers
