@@ -31,6 +31,9 @@ export interface MemoryStats { buffers: number; bytes: number; pipelines: number
 
 const BYTES: Record<DType, number> = { f32: 4, i32: 4, u32: 4 };
 
+/** Dispatches that can be timed between two submits while profiling. */
+const PROFILE_CAPACITY = 2048;
+
 export class Gpu {
   readonly device: GPUDevice;
   readonly report: AdapterReport;
@@ -319,11 +322,85 @@ export class Gpu {
     const pkey = `${kernel}:${entry}:${JSON.stringify(opts.constants ?? {})}:${JSON.stringify(opts.defines ?? {})}`;
     const pipeline = this.pipeline(kernel, entry, opts.constants, opts.defines);
     const group = this.bindGroup(pipeline, pkey, bindings);
+    if (this.profiler) {
+      // profiling: each dispatch in its own pass, timed by timestamp queries
+      this.endPass();
+      const i = this.profiler.labels.length;
+      if (i >= PROFILE_CAPACITY) throw new LimitError('profile capacity', i + 1, PROFILE_CAPACITY, 'dispatches between two submits while profiling');
+      this.profiler.labels.push(opts.label ?? `${kernel}.${entry}`);
+      const pass = this.getEncoder().beginComputePass({
+        label: 'wgpt-profile',
+        timestampWrites: { querySet: this.profiler.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+      });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(x, y, z);
+      pass.end();
+      this.dispatchCount++;
+      return;
+    }
     if (!this.pass) this.pass = this.getEncoder().beginComputePass({ label: 'wgpt' });
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, group);
     this.pass.dispatchWorkgroups(x, y, z);
     this.dispatchCount++;
+  }
+
+  // -------------------------------------------------------------- profiling
+
+  private profiler: { querySet: GPUQuerySet; resolve: GPUBuffer; labels: string[]; totals: Map<string, { ms: number; count: number }> } | null = null;
+
+  /** True when the device has timestamp queries (per-dispatch GPU timing). */
+  get canProfile(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  /**
+   * Start timing every dispatch on the GPU (timestamp queries, one pass per dispatch). Slower
+   * than normal recording; for benchmarks. Throws LimitError if the adapter has no timestamp-query.
+   */
+  startProfile(): void {
+    if (!this.canProfile) throw new LimitError('feature timestamp-query', 1, 0, 'per-kernel GPU timing');
+    if (this.profiler) return;
+    this.endPass();
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_CAPACITY });
+    const resolve = this.device.createBuffer({ size: 16 * PROFILE_CAPACITY, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    this.profiler = { querySet, resolve, labels: [], totals: new Map() };
+  }
+
+  /** Stop profiling; returns GPU milliseconds and dispatch counts per label since startProfile(). */
+  async stopProfile(): Promise<Map<string, { ms: number; count: number }>> {
+    const p = this.profiler;
+    if (!p) return new Map();
+    await this.submit();
+    this.profiler = null;
+    p.querySet.destroy();
+    p.resolve.destroy();
+    return p.totals;
+  }
+
+  /** Resolve the timestamps of the dispatches recorded since the last submit into totals. */
+  private async collectProfile(): Promise<void> {
+    const p = this.profiler;
+    if (!p || p.labels.length === 0) return;
+    const n = p.labels.length;
+    const labels = p.labels.splice(0);
+    const enc = this.device.createCommandEncoder();
+    enc.resolveQuerySet(p.querySet, 0, 2 * n, p.resolve, 0);
+    const staging = this.device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    enc.copyBufferToBuffer(p.resolve, 0, staging, 0, 16 * n);
+    this.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const t = new BigUint64Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    for (let i = 0; i < n; i++) {
+      const ms = Number(t[2 * i + 1] - t[2 * i]) / 1e6;
+      const cur = p.totals.get(labels[i]) ?? { ms: 0, count: 0 };
+      cur.ms += Math.max(0, ms);
+      cur.count++;
+      p.totals.set(labels[i], cur);
+    }
   }
 
   /** Split `n` workgroups into (x, y) under the per-dimension limit. Kernels use x + y * nwg.x. */
@@ -336,6 +413,8 @@ export class Gpu {
 
   /** Submit what is recorded without waiting for error scopes (errors surface at the next submit). */
   private flushRecorded(): void {
+    // (while profiling, the timestamps of these dispatches stay in the query set and are
+    // resolved at the next submit())
     this.endPass();
     const enc = this.encoder;
     this.encoder = null;
@@ -370,6 +449,7 @@ export class Gpu {
     this.submitCount++;
     const [validation, oom] = [await this.device.popErrorScope(), await this.device.popErrorScope()];
     if (validation) throw new GPUValidationError('submit', validation.message);
+    if (this.profiler) await this.collectProfile();
     if (oom) throw new GPUValidationError('submit (out of memory)', oom.message);
     if (this.uncaptured.length) {
       const e = this.uncaptured.splice(0);

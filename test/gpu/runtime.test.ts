@@ -79,3 +79,20 @@ fn main() {
     gpu.destroy();
   });
 });
+
+describe('profiling', () => {
+  it('times each dispatch with timestamp queries and groups by kernel', async () => {
+    const gpu = await testGpu();
+    expect(gpu.canProfile).toBe(true); // lavapipe and SwiftShader both have timestamp-query
+    const a = gpu.tensor([1 << 16]), b = gpu.tensor([1 << 16]);
+    gpu.startProfile();
+    for (let i = 0; i < 5; i++) geluForward(gpu, b, a);
+    await gpu.submit();
+    geluForward(gpu, b, a);
+    const prof = await gpu.stopProfile();
+    const g = prof.get('gelu.gelu_forward');
+    expect(g?.count).toBe(6);
+    expect(g!.ms).toBeGreaterThan(0);
+    gpu.release(a, b);
+  });
+});
