@@ -353,7 +353,8 @@ export function readSafetensorsHeader(
 
 /** Copy one tensor's elements out of the file (any alignment), converting F16/BF16 to Float32Array. */
 function readTensorData(bytes: Uint8Array, e: HeaderEntry, dataStart: number): TensorData {
-  const raw = bytes.slice(dataStart + e.begin, dataStart + e.end); // own, aligned buffer
+  // own, aligned buffer: Uint8Array's slice even for a Node Buffer (whose slice() is a view)
+  const raw = Uint8Array.prototype.slice.call(bytes, dataStart + e.begin, dataStart + e.end);
   if (!LITTLE_ENDIAN_HOST) swapBytes(raw, DTYPE_SIZE[e.dtype]);
   const arr = new STORAGE[e.dtype](raw.buffer);
   if (e.dtype === 'F16') {

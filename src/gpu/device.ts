@@ -112,7 +112,8 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
   let adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
   if (!adapter && runtime === 'node' && !process.env.VK_ICD_FILENAMES) {
     // No default Vulkan driver answered: point the loader at lavapipe if it is installed.
-    const fs = await import('node:fs');
+    const fsName = 'node:fs';
+    const fs = await import(/* @vite-ignore */ fsName);
     const icd = LAVAPIPE_ICDS.find((p) => fs.existsSync(p));
     if (icd) {
       process.env.VK_ICD_FILENAMES = icd;

@@ -309,3 +309,13 @@ describe('half-precision conversions', () => {
     expect(Number.isNaN(bf16BitsToF32(f32ToBf16Bits(NaN)))).toBe(true);
   });
 });
+
+describe('Node Buffer input', () => {
+  it('reads tensors from a Node Buffer (whose slice() is a view, not a copy)', async () => {
+    const { writeSafetensors, readSafetensors } = await import('../../src/checkpoint/safetensors.ts');
+    const bytes = writeSafetensors([{ name: 'a', dtype: 'F32', shape: [3], data: new Float32Array([1, 2, 3]) }]);
+    const buf = Buffer.concat([Buffer.from('xxxx'), Buffer.from(bytes)]).subarray(4); // non-zero byteOffset
+    const t = readSafetensors(buf).tensors.get('a')!;
+    expect(Array.from(t.data as Float32Array)).toEqual([1, 2, 3]);
+  });
+});
