@@ -14,6 +14,7 @@ import { geluForward } from '../kernels/gelu.ts';
 import { residualForward } from '../kernels/residual.ts';
 import { attentionDecode } from '../kernels/attention.ts';
 import type { GPT } from './gpt.ts';
+import { Rng } from '../data/rng.ts';
 
 export interface SampleOptions {
   /** Tokens to generate. */
@@ -33,18 +34,6 @@ export interface SampleOptions {
 /** A prompt token or setting that cannot be used. */
 export class GenerationError extends WgptError {
   constructor(message: string) { super('GENERATION', message); }
-}
-
-/** Seeded uniform [0,1) (mulberry32). */
-function uniformFrom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Pick a token id from logits with temperature / top-k / top-p. Pure; exported for tests. */
@@ -180,7 +169,8 @@ export class Generator {
     if (prompt.length > Tm) throw new GenerationError(`the prompt has ${prompt.length} tokens, longer than the model's context of ${Tm}`);
     if (!(Number.isInteger(o.maxTokens) && o.maxTokens >= 0)) throw new GenerationError(`maxTokens must be a non-negative integer, got ${o.maxTokens}`);
     this.reset();
-    const rand = uniformFrom(o.seed ?? 1);
+    const rng = new Rng(o.seed ?? 1);
+    const rand = () => rng.next();
     let logits = await this.feed(prompt);
     for (let i = 0; i < o.maxTokens; i++) {
       if (o.signal?.aborted) return;

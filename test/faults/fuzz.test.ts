@@ -34,6 +34,16 @@ function classify(f: () => unknown): Outcome {
   }
 }
 
+/** The file with its JSON header replaced by `text` (length field updated). */
+function withHeader(b: Uint8Array, headerLen: number, text: string): Uint8Array {
+  const enc = new TextEncoder().encode(text);
+  const res = new Uint8Array(8 + enc.length + (b.length - 8 - headerLen));
+  new DataView(res.buffer).setBigUint64(0, BigInt(enc.length), true);
+  res.set(enc, 8);
+  res.set(b.subarray(8 + headerLen), 8 + enc.length);
+  return res;
+}
+
 /** One random mutation: flip bytes, truncate, extend, splice the header, or rewrite a header field. */
 function mutate(src: Uint8Array, r: () => number): Uint8Array {
   const kind = Math.floor(r() * 7);
@@ -59,13 +69,7 @@ function mutate(src: Uint8Array, r: () => number): Uint8Array {
       const hostile = ['-1', '0', '4294967296', '1e300', '99999999999', '1.5', 'null', '"8"'];
       let i = 0;
       const target = pick(40);
-      const out = text.replace(/\d+/g, (m) => (i++ === target ? hostile[pick(hostile.length)] : m));
-      const enc = new TextEncoder().encode(out);
-      const res = new Uint8Array(8 + enc.length + (b.length - 8 - headerLen));
-      new DataView(res.buffer).setBigUint64(0, BigInt(enc.length), true);
-      res.set(enc, 8);
-      res.set(b.subarray(8 + headerLen), 8 + enc.length);
-      return res;
+      return withHeader(b, headerLen, text.replace(/\d+/g, (m) => (i++ === target ? hostile[pick(hostile.length)] : m)));
     }
     case 5: // extend with junk
       return Uint8Array.from([...b, ...Array.from({ length: 1 + pick(64) }, () => pick(256))]);
@@ -73,13 +77,7 @@ function mutate(src: Uint8Array, r: () => number): Uint8Array {
       const text = new TextDecoder().decode(b.subarray(8, 8 + headerLen));
       const swaps: [RegExp, string][] = [[/nLayer\\":1/, 'nLayer\\":0'], [/nHead\\":2/, 'nHead\\":3'], [/vocabSize\\":11/, 'vocabSize\\":12'], [/"type\\":\\"char/, '"type\\":\\"bpe'], [/vocab\\":\[/, 'vocab\\":[-5,'], [/"step\\":3/, '"step\\":-3']];
       const [re, rep] = swaps[pick(swaps.length)];
-      const out = text.replace(re, rep);
-      const enc = new TextEncoder().encode(out);
-      const res = new Uint8Array(8 + enc.length + (b.length - 8 - headerLen));
-      new DataView(res.buffer).setBigUint64(0, BigInt(enc.length), true);
-      res.set(enc, 8);
-      res.set(b.subarray(8 + headerLen), 8 + enc.length);
-      return res;
+      return withHeader(b, headerLen, text.replace(re, rep));
     }
   }
 }
