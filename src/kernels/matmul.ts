@@ -9,8 +9,14 @@ import type { Tensor } from '../gpu/tensor.ts';
 import { ShapeError } from '../errors.ts';
 import { expectDim, expectShape, rowsCols } from './check.ts';
 
-const WG = 8; // workgroup is 8 x 8 invocations
+const WG = 8; // general kernel: workgroup of 8 x 8 invocations
 const TILE = 4; // each invocation computes 4 x 4 outputs
+const RP = 128; // fast path: rows per packed block, side of a region of C
+const WIN_MAX = 4; // fast path: k-blocks (uniform windows per operand) per dispatch
+const WIN_TILE = 8; // fast path: each invocation computes 8 x 8 outputs
+const WINDOW_FLOATS = 16384; // one 64 KiB uniform window
+const MAX_PACKED_BYTES = 64 << 20; // larger operands take the general kernel
+const MIN_WINDOW_MACS = 1 << 20; // smaller products take the general kernel (fewer dispatches)
 
 export interface BatchedMatmulOptions {
   /** A is stored (K, M) instead of (M, K). */
@@ -29,6 +35,12 @@ export interface BatchedMatmulOptions {
   strideA?: number;
   strideB?: number;
   strideC?: number;
+  /**
+   * Which kernel (for tests and benchmarks; the default 'auto' is right otherwise): 'tiled' is the
+   * general kernel, 'windows' the packed uniform-window path (batch 1 only) that 'auto' picks on
+   * CPU adapters (lavapipe) for products of at least 2^20 multiply-adds.
+   */
+  kernel?: 'auto' | 'tiled' | 'windows';
 }
 
 /**
@@ -50,13 +62,26 @@ export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   if (b.size < need(strideB, K * N)) throw new ShapeError(`${op}: B ${b.name ?? ''} has ${b.size} elements, needs ${need(strideB, K * N)} for batch ${batch} of (${opts.transB ? `${N}, ${K}` : `${K}, ${N}`})`);
   if (out.size < need(strideC, M * N)) throw new ShapeError(`${op}: out ${out.name ?? ''} has ${out.size} elements, needs ${need(strideC, M * N)} for batch ${batch} of (${M}, ${N})`);
   if (opts.bias) expectShape(op, 'bias', opts.bias, [N]);
-  const bias = opts.bias ?? gpu.dummy();
+  const kernel = opts.kernel ?? 'auto';
+  if (kernel === 'windows' && batch !== 1) throw new ShapeError(`${op}: kernel 'windows' needs batch 1, got ${batch}`);
+  if (kernel === 'windows' || (kernel === 'auto' && batch === 1 && windowsPay(gpu, M, N, K))) {
+    matmulWindows(gpu, out, a, b, M, N, K, opts);
+    return;
+  }
+  const sA = batch > 1 ? strideA : 0;
+  const sB = batch > 1 ? strideB : 0;
+  const sC = batch > 1 ? strideC : 0;
+  // vec4 loads where the contiguous dimension (and every batch's start) is a multiple of 4 elements
+  const by4 = (x: number) => x % 4 === 0;
+  const vecA = by4(sA) && by4(a.offset / 4) && by4(opts.transA ? M : K);
+  const vecB = by4(sB) && by4(b.offset / 4) && by4(opts.transB ? K : N);
   gpu.dispatch(
     'matmul',
     'matmul',
-    [out, a, b, bias],
+    [out, a, b, opts.bias ?? gpu.dummy()],
     [Math.ceil(N / (WG * TILE)), Math.ceil(M / (WG * TILE)), batch],
     {
+      defines: { A_VEC4: vecA, B_VEC4: vecB },
       constants: {
         M, N, K,
         TRANS_A: !!opts.transA,
@@ -64,12 +89,149 @@ export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
         HAS_BIAS: !!opts.bias,
         ACCUMULATE: !!opts.accumulate,
         ALPHA: opts.alpha ?? 1,
-        STRIDE_A: batch > 1 ? strideA : 0,
-        STRIDE_B: batch > 1 ? strideB : 0,
-        STRIDE_C: batch > 1 ? strideC : 0,
+        STRIDE_A: sA,
+        STRIDE_B: sB,
+        STRIDE_C: sC,
       },
     },
   );
+}
+
+// ------------------------------------------------------------------------------ the fast path
+// See shaders/matmul.wgsl (2.): on lavapipe, uniform-buffer loads are ~3x cheaper than storage
+// loads, so both operands are packed into 64 KiB blocks and read through uniform windows.
+
+/** Defines every dispatch of the matmul module passes (the general kernel's binding types). */
+const NO_VEC4 = { A_VEC4: false, B_VEC4: false };
+
+/** k-blocking of K: Q blocks of KC values (KC a multiple of 4, at most 128, RP * KC <= 16384). */
+function kBlocks(K: number): { Q: number; KC: number } {
+  const Q = Math.ceil(K / (WINDOW_FLOATS / RP));
+  return { Q, KC: Math.ceil(Math.ceil(K / Q) / 4) * 4 };
+}
+
+/** Floats of a packed operand with `rows` rows: P x Q blocks of RP x KC. */
+function packedFloats(rows: number, K: number): number {
+  const { Q, KC } = kBlocks(K);
+  return Math.ceil(rows / RP) * Q * RP * KC;
+}
+
+function isLavapipe(gpu: Gpu): boolean {
+  const r = gpu.report;
+  return r.runtime === 'node' && r.isSoftware && /llvmpipe|lavapipe/i.test(`${r.device} ${r.description}`);
+}
+
+function windowsPay(gpu: Gpu, M: number, N: number, K: number): boolean {
+  return (
+    isLavapipe(gpu) &&
+    M * N * K >= MIN_WINDOW_MACS &&
+    Math.max(packedFloats(M, K), packedFloats(N, K)) * 4 <= MAX_PACKED_BYTES &&
+    (gpu.limits.maxUniformBufferBindingSize ?? 65536) >= WINDOW_FLOATS * 4
+  );
+}
+
+interface WindowState {
+  /** Scratch buffers for packed operands, by operand and size class; never shrunk. */
+  scratch: Map<string, GPUBuffer>;
+  /** Per (M, N, K): the uniform buffer of dispatch parameters, one 256-byte slot per dispatch. */
+  params: Map<string, GPUBuffer>;
+}
+const windowState = new WeakMap<Gpu, WindowState>();
+
+function state(gpu: Gpu): WindowState {
+  let s = windowState.get(gpu);
+  if (!s) windowState.set(gpu, (s = { scratch: new Map(), params: new Map() }));
+  return s;
+}
+
+/** A view of `floats` floats of `buffer` at byte `offset`, bindable like a tensor. */
+function view(buffer: GPUBuffer, offset: number, floats: number, name: string): Tensor {
+  return { buffer, offset, size: floats, shape: [floats], dtype: 'f32', name };
+}
+
+/** A scratch buffer for a packed operand ('a' or 'b'), with one window of slack past the end. */
+function scratch(gpu: Gpu, which: string, floats: number): GPUBuffer {
+  const bytes = 2 ** Math.ceil(Math.log2(floats * 4 + WINDOW_FLOATS * 4));
+  const s = state(gpu).scratch;
+  const key = `${which}:${bytes}`;
+  let buf = s.get(key);
+  if (!buf) {
+    buf = gpu.createBuffer(bytes, GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM, `matmul.pack${which.toUpperCase()}`);
+    s.set(key, buf);
+  }
+  return buf;
+}
+
+/** Pack op(X) (rows x K) into `dst` as (P, Q, RP, KC) blocks; `trans`: X is stored (K, rows). */
+function pack(gpu: Gpu, dst: GPUBuffer, x: Tensor, rows: number, K: number, trans: boolean): void {
+  const { Q, KC } = kBlocks(K);
+  const floats = packedFloats(rows, K);
+  const vec4 = (trans ? rows : K) % 4 === 0 && x.offset % 16 === 0;
+  gpu.dispatch('matmul', 'matmul_pack', [view(dst, 0, floats, 'packed'), x], gpu.grid(Math.ceil(floats / 16 / 64)), {
+    defines: { A_VEC4: vec4, B_VEC4: false },
+    constants: { PACK_R: rows, PACK_K: K, PACK_KC: KC, PACK_Q: Q, PACK_TRANS: trans },
+  });
+}
+
+/** out (M, N) = alpha * op(A) . op(B) [+ bias] [+ out] through packed uniform windows. */
+function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N: number, K: number, opts: BatchedMatmulOptions): void {
+  const { Q, KC } = kBlocks(K);
+  const PA = Math.ceil(M / RP), PB = Math.ceil(N / RP), G = Math.ceil(Q / WIN_MAX);
+  const packA = scratch(gpu, 'a', packedFloats(M, K));
+  const packB = scratch(gpu, 'b', packedFloats(N, K));
+  pack(gpu, packA, a, M, K, !!opts.transA); // op(A) rows are m
+  pack(gpu, packB, b, N, K, !opts.transB); // op(B)^T rows are n: B stored (K, N) is the transposed case
+
+  // dispatch parameters: one 256-byte slot per (region, k-group), written once per shape
+  const key = `${M}x${N}x${K}`;
+  const paramsMap = state(gpu).params;
+  let params = paramsMap.get(key);
+  if (!params) {
+    const slots = new Uint32Array(PA * PB * G * 64);
+    let d = 0;
+    for (let pa = 0; pa < PA; pa++) {
+      for (let pb = 0; pb < PB; pb++) {
+        for (let g = 0; g < G; g++, d++) {
+          slots.set([pa * RP, pb * RP, Math.min(RP, M - pa * RP), Math.min(RP, N - pb * RP), KC / 4, N], d * 64);
+        }
+      }
+    }
+    params = gpu.createBuffer(slots.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `matmul.windows ${key}`);
+    gpu.device.queue.writeBuffer(params, 0, slots);
+    paramsMap.set(key, params);
+  }
+
+  const block = (buf: GPUBuffer, p: number, q: number, name: string) => view(buf, (p * Q + q) * RP * KC * 4, WINDOW_FLOATS, name);
+  let d = 0;
+  for (let pa = 0; pa < PA; pa++) {
+    for (let pb = 0; pb < PB; pb++) {
+      const rows = Math.min(RP, M - pa * RP), cols = Math.min(RP, N - pb * RP);
+      for (let g = 0; g < G; g++, d++) {
+        const W = Math.min(WIN_MAX, Q - g * WIN_MAX);
+        const wa: Tensor[] = [], wb: Tensor[] = [];
+        for (let w = 0; w < WIN_MAX; w++) {
+          const q = g * WIN_MAX + Math.min(w, W - 1); // unused slots repeat the last window
+          wa.push(block(packA, pa, q, 'packA'));
+          wb.push(block(packB, pb, q, 'packB'));
+        }
+        gpu.dispatch(
+          'matmul',
+          'matmul_windows',
+          [out, ...wa, ...wb, opts.bias ?? gpu.dummy(), view(params, d * 256, 8, 'window')],
+          [Math.ceil(cols / (8 * WIN_TILE)), Math.ceil(rows / WIN_TILE)],
+          {
+            defines: NO_VEC4,
+            constants: {
+              W,
+              WIN_ALPHA: opts.alpha ?? 1,
+              WIN_BIAS: !!opts.bias && g === 0,
+              WIN_ACCUMULATE: !!opts.accumulate || g > 0,
+            },
+          },
+        );
+      }
+    }
+  }
 }
 
 /**
@@ -119,9 +281,13 @@ export function matmulBackward(
   }
 }
 
-/** dbias (OC) += sum over rows of dout (N, OC). Deterministic: one invocation per column. */
+/** dbias (OC) += sum over rows of dout (N, OC). Deterministic: one invocation per 4 columns, rows in order. */
 export function biasBackward(gpu: Gpu, dbias: Tensor, dout: Tensor): void {
   const [N, OC] = rowsCols(dout);
   expectShape('biasBackward', 'dbias', dbias, [OC]);
-  gpu.dispatch('matmul', 'bias_backward', [dbias, dout], [Math.ceil(OC / 64)], { constants: { ROWS: N, COLS: OC } });
+  const vec4 = OC % 4 === 0 && dout.offset % 16 === 0;
+  gpu.dispatch('matmul', 'bias_backward', [dbias, dout], [Math.ceil(OC / 4 / 16)], {
+    defines: { A_VEC4: vec4, B_VEC4: false },
+    constants: { ROWS: N, COLS: OC },
+  });
 }

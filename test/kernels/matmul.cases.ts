@@ -72,6 +72,53 @@ for (const [transA, transB] of [[false, false], [true, false], [false, true], [t
   });
 }
 
+// Both kernels on every transpose case, forced (the default picks by adapter and size):
+//  - 'tiled' (general): shapes where each operand's contiguous dimension is a multiple of 4 take the
+//    vec4 loads (batch strides too), the others the scalar loads; K % 4 != 0 runs the k tail.
+//  - 'windows' (packed uniform windows): regions of C past 128 rows/columns, K spread over several
+//    k-blocks and dispatch groups (K = 600: 5 blocks of 120, groups of 4 + 1), K = 1, a product that
+//    is not square. Each compares with the float64 reference, with accumulate, alpha and bias.
+const FORCED: { kernel: 'tiled' | 'windows'; batch: number; M: number; N: number; K: number }[] = [
+  { kernel: 'tiled', batch: 2, M: 16, N: 20, K: 12 }, // all vec4
+  { kernel: 'tiled', batch: 1, M: 16, N: 20, K: 9 }, // vec4 along m / n only, k tail
+  { kernel: 'tiled', batch: 1, M: 13, N: 6, K: 8 }, // vec4 along k only
+  { kernel: 'windows', batch: 1, M: 130, N: 140, K: 9 },
+  { kernel: 'windows', batch: 1, M: 33, N: 20, K: 600 },
+  { kernel: 'windows', batch: 1, M: 5, N: 131, K: 1 },
+];
+for (const { kernel, batch, M, N, K } of FORCED) {
+  for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+    cases.push({
+      name: `${kernel} kernel batch=${batch} M=${M} N=${N} K=${K} transA=${transA} transB=${transB} (accumulate, alpha, bias)`,
+      async run(gpu) {
+        const a = randn(batch * M * K, 20), b = randn(batch * K * N, 21), c0 = randn(batch * M * N, 22), bv = randn(N, 23);
+        const ta = gpu.tensor([batch * M * K], Float32Array.from(a));
+        const tb = gpu.tensor([batch * K * N], Float32Array.from(b));
+        const tc = gpu.tensor([batch, M, N], Float32Array.from(c0));
+        const bias = gpu.tensor([N], Float32Array.from(bv));
+        matmul(gpu, tc, ta, tb, M, N, K, { transA, transB, alpha: 0.5, batch, accumulate: true, bias, kernel });
+        const want = batchedMatmulRef(a, b, M, N, K, { transA, transB, alpha: 0.5, batch }).map((v, i) => v + bv[i % N] + c0[i]);
+        assertClose('c', await gpu.read(tc), want, TOL);
+        gpu.release(ta, tb, tc, bias);
+      },
+    });
+  }
+}
+
+cases.push({
+  name: 'windows kernel overwrites without accumulate and handles K = 600 in two dispatch groups',
+  async run(gpu) {
+    const [M, N, K] = [40, 36, 600];
+    const a = randn(M * K, 30), b = randn(K * N, 31);
+    const ta = gpu.tensor([M * K], Float32Array.from(a));
+    const tb = gpu.tensor([K * N], Float32Array.from(b));
+    const tc = gpu.tensor([M, N], new Float32Array(M * N).fill(7)); // stale values must not leak in
+    matmul(gpu, tc, ta, tb, M, N, K, { kernel: 'windows' });
+    assertClose('c', await gpu.read(tc), batchedMatmulRef(a, b, M, N, K), TOL);
+    gpu.release(ta, tb, tc);
+  },
+});
+
 cases.push({
   name: 'wrong shapes are rejected with the shapes in the message',
   run(gpu) {
@@ -83,6 +130,7 @@ cases.push({
     const badOut = gpu.tensor([4, 5]);
     assertThrows(() => matmulForward(gpu, badOut, inp, w2), 'ShapeError', /out has shape \(4, 5\), expected \(4, 6\)/);
     assertThrows(() => matmul(gpu, out, inp, w2, 4, 6, 0), 'ShapeError', /K must be a positive integer, got 0/);
+    assertThrows(() => matmul(gpu, out, inp, w2, 2, 3, 4, { batch: 2, kernel: 'windows' }), 'ShapeError', /kernel 'windows' needs batch 1, got 2/);
     gpu.release(inp, weight, out, w2, badOut);
   },
 });
