@@ -13,7 +13,7 @@ export default defineConfig({
       formats: ['es'],
     },
     rollupOptions: {
-      external: [/^node:/, 'webgpu', /^@stdlib\//],
+      external: [/^node:/, 'webgpu', /^@stdlib\//, /^gpt-tokenizer/],
     },
   },
 });

@@ -18,6 +18,7 @@ import { EmbeddingBackwardPlan, embeddingBackward, embeddingForward } from '../k
 import { crossEntropy } from '../kernels/crossentropy.ts';
 import { countParams, validateConfig, type GPTConfig } from './config.ts';
 import { paramLayout, type ParamLayout, type ParamSpec } from './params.ts';
+import { planMemory, rowSplit, vocabSplit, SPLIT_ROWS } from './plan.ts';
 
 const STORAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -45,7 +46,18 @@ class Activations {
   readonly encoded: Tensor; // (B,T,C)
   readonly layers: LayerActs[];
   readonly lnf: Tensor; lnfMean: Tensor; lnfRstd: Tensor;
-  readonly logits: Tensor; // (B,T,V), becomes dlogits in place during backward
+  /**
+   * Logits (B*T,V) as row chunks, each within one binding (one chunk = the whole (B,T,V) tensor);
+   * they become dlogits in place during backward. Each chunk comes with views of its rows of
+   * lnf, dlnf, targets and losses.
+   */
+  readonly rowChunks: RowChunk[];
+  /** (rows, Vc) scratch for one (row chunk, vocabulary chunk) product when wte is split, else null. */
+  readonly lmScratch: Tensor | null;
+  /** Token buckets per vocabulary chunk when wte is split (else embPlan serves the whole wte). */
+  readonly embChunks: ChunkedEmbedding | null;
+  /** (B,T) i32 = 0, 1, ..., B*T-1: the embedding of gathered rows when wte is split. */
+  readonly positions: Tensor | null;
   readonly losses: Tensor; // (B,T)
   readonly lossScale: Tensor; // (1): d(loss)/d(loss_bt) for counted positions
   // backward scratch, zeroed before each use (all backward kernels accumulate)
@@ -55,7 +67,7 @@ class Activations {
   readonly embPlan: EmbeddingBackwardPlan;
   private readonly owned: Tensor[] = [];
 
-  constructor(gpu: Gpu, cfg: GPTConfig, B: number, T: number) {
+  constructor(gpu: Gpu, cfg: GPTConfig, B: number, T: number, wteChunks: VocabChunk[], splitBytes: number) {
     this.B = B;
     this.T = T;
     const { nEmbd: C, nHead: NH, nLayer: L, vocabSize: V } = cfg;
@@ -82,7 +94,6 @@ class Activations {
     this.lnf = t([B, T, C], 'lnf');
     this.lnfMean = t([B, T], 'lnf_mean');
     this.lnfRstd = t([B, T], 'lnf_rstd');
-    this.logits = t([B, T, V], 'logits');
     this.losses = t([B, T], 'losses');
     this.lossScale = t([1], 'loss_scale');
     this.dres = t([B, T, C], 'dresidual');
@@ -92,12 +103,132 @@ class Activations {
     this.dqkv = t([B, T, 3 * C], 'dqkv');
     this.dfch = t([B, T, 4 * C], 'dfch');
     this.dfchGelu = t([B, T, 4 * C], 'dfch_gelu');
+    const rows = rowSplit(B * T, V, splitBytes);
+    if (!rows) throw new LimitError('maxStorageBufferBindingSize', SPLIT_ROWS * V * 4, splitBytes, `a chunk of ${SPLIT_ROWS} rows of logits (V=${V})`);
+    this.rowChunks = [];
+    for (let r0 = 0; r0 < B * T; r0 += rows.rows) {
+      const n = Math.min(rows.rows, B * T - r0);
+      const view = (x: Tensor) => (n === B * T ? x : rowsOf(x, r0, n));
+      const logits = n === B * T ? t([B, T, V], 'logits') : t([n, V], `logits[${r0}:${r0 + n}]`);
+      this.rowChunks.push({ r0, rows: n, logits, lnf: view(this.lnf), dlnf: view(this.dlnf), targets: view(this.targets), losses: view(this.losses) });
+    }
     this.embPlan = new EmbeddingBackwardPlan(gpu, B, T, V);
+    const split = wteChunks.length > 1;
+    this.lmScratch = split ? t([Math.min(rows.rows, B * T), Math.max(...wteChunks.map((c) => c.rows))], 'lm_head_scratch') : null;
+    this.embChunks = split ? new ChunkedEmbedding(gpu, B, T, wteChunks) : null;
+    this.positions = split ? t([B, T], 'positions', 'i32') : null;
+    if (this.positions) gpu.write(this.positions, Int32Array.from({ length: B * T }, (_, i) => i));
   }
 
   destroy(gpu: Gpu): void {
     gpu.release(...this.owned);
     this.embPlan.destroy();
+    this.embChunks?.destroy();
+  }
+}
+
+/** Positions [r0, r0 + n) of a (B,T,C) tensor (a view shaped (n,C)) or of a (B,T) one (shaped (n)). */
+function rowsOf(x: Tensor, r0: number, n: number): Tensor {
+  const w = x.shape.length >= 3 ? x.shape[x.shape.length - 1] : 1;
+  return { buffer: x.buffer, dtype: x.dtype, offset: x.offset + r0 * w * 4, size: n * w, shape: w === 1 ? [n] : [n, w], name: `${x.name ?? 'tensor'}[${r0}:${r0 + n}]` };
+}
+
+/** A vocabulary chunk of wte: rows [v0, v0 + rows). */
+export interface VocabChunk {
+  v0: number;
+  rows: number;
+}
+
+/** One row chunk of the LM head: logits (rows,V) and views of the same rows of its inputs and outputs. */
+interface RowChunk {
+  r0: number;
+  rows: number;
+  logits: Tensor; // (rows,V), or (B,T,V) when there is one chunk
+  lnf: Tensor; // (rows,C)
+  dlnf: Tensor; // (rows,C)
+  targets: Tensor; // (rows) i32
+  losses: Tensor; // (rows)
+}
+
+/**
+ * Embedding backward for a wte split into vocabulary chunks: per chunk, the positions whose token
+ * is in it, bucketed by token (ids relative to the chunk), so that shaders/embedding.wgsl's
+ * embedding_backward_wte runs on one chunk of dwte at a time (same buckets, same summation order
+ * as EmbeddingBackwardPlan: deterministic).
+ */
+class ChunkedEmbedding {
+  private readonly gpu: Gpu;
+  readonly B: number;
+  readonly T: number;
+  readonly chunks: VocabChunk[];
+  /** Per chunk: bucket_token (N), bucket_start (N+1), bucket_pos (N) u32, and the number of buckets. */
+  private readonly buffers: { token: Tensor; start: Tensor; pos: Tensor; buckets: number }[];
+
+  constructor(gpu: Gpu, B: number, T: number, chunks: VocabChunk[]) {
+    this.gpu = gpu;
+    this.B = B;
+    this.T = T;
+    this.chunks = chunks;
+    const N = B * T;
+    this.buffers = chunks.map((c, k) => ({
+      token: gpu.tensor([N], undefined, 'u32', `embedding.chunk${k}.bucket_token`),
+      start: gpu.tensor([N + 1], undefined, 'u32', `embedding.chunk${k}.bucket_start`),
+      pos: gpu.tensor([N], undefined, 'u32', `embedding.chunk${k}.bucket_pos`),
+      buckets: 0,
+    }));
+  }
+
+  /** Bucket this step's ids (validated by the caller) per chunk and upload the buckets. */
+  setIds(ids: Int32Array): void {
+    const N = this.B * this.T;
+    this.chunks.forEach((c, k) => {
+      const count = new Map<number, number>();
+      for (let i = 0; i < N; i++) if (ids[i] >= c.v0 && ids[i] < c.v0 + c.rows) count.set(ids[i] - c.v0, (count.get(ids[i] - c.v0) ?? 0) + 1);
+      const tokens = [...count.keys()].sort((a, b) => a - b);
+      const token = new Uint32Array(N).fill(c.rows); // past the last bucket: skipped by the kernel
+      const start = new Uint32Array(N + 1);
+      const pos = new Uint32Array(N);
+      const cursor = new Map<number, number>();
+      let s = 0;
+      tokens.forEach((tok, u) => {
+        token[u] = tok;
+        start[u] = s;
+        cursor.set(tok, s);
+        s += count.get(tok)!;
+      });
+      start.fill(s, tokens.length);
+      for (let i = 0; i < N; i++) {
+        const tok = ids[i] - c.v0;
+        if (tok >= 0 && tok < c.rows) {
+          const at = cursor.get(tok)!;
+          pos[at] = i;
+          cursor.set(tok, at + 1);
+        }
+      }
+      const b = this.buffers[k];
+      b.buckets = tokens.length;
+      this.gpu.write(b.token, token);
+      this.gpu.write(b.start, start);
+      this.gpu.write(b.pos, pos);
+    });
+  }
+
+  /** dwte chunk k (rows,C) += the dout rows of its tokens' positions; dwpe (maxT,C) += sum over b of dout. */
+  backward(dwteChunks: Tensor[], dwpe: Tensor, dout: Tensor): void {
+    const { B, T } = this;
+    const C = dout.shape[2];
+    this.chunks.forEach((c, k) => {
+      const b = this.buffers[k];
+      if (b.buckets === 0) return;
+      this.gpu.dispatch('embedding', 'embedding_backward_wte', [dwteChunks[k], dout, b.token, b.start, b.pos], this.gpu.grid(Math.ceil((b.buckets * C) / 256)), {
+        constants: { B, T, C, V: c.rows },
+      });
+    });
+    this.gpu.dispatch('embedding', 'embedding_backward_wpe', [dwpe, dout], this.gpu.grid(Math.ceil((T * C) / 256)), { constants: { B, T, C } });
+  }
+
+  destroy(): void {
+    for (const b of this.buffers) this.gpu.release(b.token, b.start, b.pos);
   }
 }
 
@@ -105,7 +236,7 @@ class Activations {
 export function activationBytes(cfg: GPTConfig, B: number, T: number): number {
   const { nEmbd: C, nHead: NH, nLayer: L, vocabSize: V } = cfg;
   const N = B * T;
-  const perLayer = N * (C * 9 + 2 * 4 * C + 4) + N * NH;
+  const perLayer = N * (C * 10 + 2 * 4 * C + 4) + N * NH; // ln1 qkv(3) atty attproj res2 ln2 fcproj res3; fch, fch_gelu; 4 stats
   const rest = N * 2 + N * C + N * (C + 2) + N * V + N + 1;
   const scratch = N * (C * 4 + 3 * C + 8 * C);
   return 4 * (L * perLayer + rest + scratch) + 4 * N * 4; // + embedding plan buffers
@@ -114,6 +245,12 @@ export function activationBytes(cfg: GPTConfig, B: number, T: number): number {
 export interface CreateOptions {
   /** Seed for the GPT-2 initialisation. */
   seed?: number;
+  /**
+   * Largest piece, in bytes, of the two tensors the model splits to fit WebGPU bindings: wte (V,C)
+   * (vocabulary chunks) and the logits (B*T,V) (row chunks). Default and maximum: the device's
+   * maxStorageBufferBindingSize. Tests set it small to run the split path on small models.
+   */
+  splitBytes?: number;
 }
 
 export class GPT {
@@ -124,12 +261,16 @@ export class GPT {
   readonly params: GPUBuffer;
   /** Flat gradient buffer, same layout. */
   readonly grads: GPUBuffer;
+  /** See CreateOptions.splitBytes. */
+  readonly splitBytes: number;
+  /** wte's vocabulary chunks: one chunk [0, V) unless wte is larger than one binding. */
+  readonly wteChunks: readonly VocabChunk[];
   private acts: Activations | null = null;
   private lastCount = 0;
   private haveTargets = false;
   private headless = false;
 
-  private constructor(gpu: Gpu, config: GPTConfig) {
+  private constructor(gpu: Gpu, config: GPTConfig, opts: CreateOptions = {}) {
     validateConfig(config);
     this.gpu = gpu;
     this.config = config;
@@ -137,21 +278,27 @@ export class GPT {
     if (bytes > gpu.limits.maxBufferSize) throw new LimitError('maxBufferSize', bytes, gpu.limits.maxBufferSize, `the flat parameter buffer (${countParams(config)} parameters)`);
     this.layout = paramLayout(config);
     checkFits(gpu, config, this.layout);
+    this.splitBytes = Math.min(opts.splitBytes ?? Infinity, gpu.limits.maxStorageBufferBindingSize);
+    const split = vocabSplit(config.vocabSize, config.nEmbd, this.splitBytes);
+    if (!split) throw new LimitError('maxStorageBufferBindingSize', SPLIT_ROWS * config.nEmbd * 4, this.splitBytes, `a chunk of ${SPLIT_ROWS} rows of transformer.wte.weight (C=${config.nEmbd})`);
+    const chunks: VocabChunk[] = [];
+    for (let v0 = 0; v0 < config.vocabSize; v0 += split.rows) chunks.push({ v0, rows: Math.min(split.rows, config.vocabSize - v0) });
+    this.wteChunks = Object.freeze(chunks);
     this.params = gpu.createBuffer(this.layout.total * 4, STORAGE(), 'params');
     this.grads = gpu.createBuffer(this.layout.total * 4, STORAGE(), 'grads');
   }
 
   /** A new model with GPT-2 initialisation (normal(0, 0.02), residual projections / sqrt(2L)). */
   static create(gpu: Gpu, config: GPTConfig, opts: CreateOptions = {}): GPT {
-    const m = new GPT(gpu, config);
+    const m = new GPT(gpu, config, opts);
     m.setParams(initParams(m.layout, opts.seed ?? 1337));
     m.zeroGrad();
     return m;
   }
 
   /** A model whose parameters are given (flat, in this layout, or by name via setParam). */
-  static empty(gpu: Gpu, config: GPTConfig): GPT {
-    const m = new GPT(gpu, config);
+  static empty(gpu: Gpu, config: GPTConfig, opts: Omit<CreateOptions, 'seed'> = {}): GPT {
+    const m = new GPT(gpu, config, opts);
     m.zeroGrad();
     return m;
   }
@@ -206,8 +353,42 @@ export class GPT {
     if (this.acts && this.acts.B === B && this.acts.T === T) return this.acts;
     checkFits(this.gpu, this.config, this.layout, B, T);
     if (this.acts) this.acts.destroy(this.gpu);
-    this.acts = new Activations(this.gpu, this.config, B, T);
+    this.acts = new Activations(this.gpu, this.config, B, T, [...this.wteChunks], this.splitBytes);
     return this.acts;
+  }
+
+  /** Rows [v0, v0 + rows) of wte (or of its gradient): a view that fits one binding. */
+  private wteChunk(which: 'params' | 'grads', c: VocabChunk): Tensor {
+    const s = this.layout.byName.get('transformer.wte.weight')!;
+    const C = this.config.nEmbd;
+    return { buffer: which === 'params' ? this.params : this.grads, shape: [c.rows, C], dtype: 'f32', offset: (s.offset + c.v0 * C) * 4, size: c.rows * C, name: `${which === 'grads' ? 'd:' : ''}transformer.wte.weight[${c.v0}:${c.v0 + c.rows}]` };
+  }
+
+  /**
+   * Record out (M,V) = x (M,C) . wte^T, the LM head, for wte in one piece or in vocabulary chunks.
+   * With chunks, each chunk's (M, rows) product lands in `scratch` (at least M x the largest chunk)
+   * and is copied into its columns of `out`; for M = 1 it is written in place (no scratch needed).
+   * Overwrites `out`. Generators (sampling) call it on their own (1,C) state.
+   */
+  lmHead(out: Tensor, x: Tensor, scratch: Tensor | null = null): void {
+    const gpu = this.gpu;
+    const V = this.config.vocabSize;
+    const M = out.size / V;
+    if (this.wteChunks.length === 1) {
+      matmulForward(gpu, out, x, this.param('transformer.wte.weight'));
+      return;
+    }
+    const rowsX: Tensor = { ...x, shape: [M, this.config.nEmbd] };
+    for (const c of this.wteChunks) {
+      if (M === 1) {
+        matmulForward(gpu, { ...out, shape: [1, c.rows], offset: out.offset + c.v0 * 4, size: c.rows }, rowsX, this.wteChunk('params', c));
+        continue;
+      }
+      if (!scratch || scratch.size < M * c.rows) throw new ShapeError(`lmHead: ${M} rows with wte in ${this.wteChunks.length} chunks need a scratch of ${M} x ${c.rows} floats`);
+      const s: Tensor = { ...scratch, shape: [M, c.rows], size: M * c.rows };
+      matmulForward(gpu, s, rowsX, this.wteChunk('params', c));
+      for (let i = 0; i < M; i++) gpu.copyRange(out, i * V + c.v0, s, i * c.rows, c.rows);
+    }
   }
 
   /**
@@ -239,8 +420,20 @@ export class GPT {
       gpu.write(a.targets, targets);
       gpu.write(a.lossScale, new Float32Array([count > 0 ? gradScale / count : 0]));
     }
-    if (targets || opts.head === 'none') a.embPlan.setIds(inputs);
-    embeddingForward(gpu, a.encoded, a.inputs, this.param('transformer.wte.weight'), this.param('transformer.wpe.weight'));
+    if (targets || opts.head === 'none') {
+      if (a.embChunks) a.embChunks.setIds(inputs);
+      else a.embPlan.setIds(inputs);
+    }
+    if (a.embChunks) {
+      // wte is larger than one binding: gather each position's row with a copy (copies bind
+      // nothing), then embed the gathered (B*T, C) rows at positions 0..B*T-1 (dln is free until backward)
+      const C = this.config.nEmbd;
+      const wte = this.param('transformer.wte.weight');
+      for (let i = 0; i < B * T; i++) gpu.copyRange(a.dln, i * C, wte, inputs[i] * C, C);
+      embeddingForward(gpu, a.encoded, a.positions!, { ...a.dln, shape: [B * T, C] }, this.param('transformer.wpe.weight'));
+    } else {
+      embeddingForward(gpu, a.encoded, a.inputs, this.param('transformer.wte.weight'), this.param('transformer.wpe.weight'));
+    }
     let residual = a.encoded;
     for (let l = 0; l < L; l++) {
       const p = (n: string) => this.param(`transformer.h.${l}.${n}`);
@@ -261,10 +454,11 @@ export class GPT {
     this.haveTargets = false;
     this.headless = opts.head === 'none';
     if (this.headless) return; // a task head reads hiddenStates, writes hiddenGrad, calls backward()
-    matmulForward(gpu, a.logits, a.lnf, this.param('transformer.wte.weight'));
+    // LM head, by row chunks of the logits (one chunk unless (B,T,V) is over one binding)
+    for (const ch of a.rowChunks) this.lmHead(ch.logits, ch.lnf, a.lmScratch);
     if (targets) {
       // losses (B,T) and dlogits written in place over the logits
-      crossEntropy(gpu, a.losses, a.logits, a.logits, a.targets, a.lossScale);
+      for (const ch of a.rowChunks) crossEntropy(gpu, ch.losses, ch.logits, ch.logits, ch.targets, a.lossScale);
       this.haveTargets = true;
     }
   }
@@ -287,14 +481,22 @@ export class GPT {
   async logits(): Promise<Float32Array> {
     if (!this.acts) throw new ShapeError('logits: no forward pass yet');
     if (this.haveTargets) throw new ShapeError('logits: the last forward had targets, so the logits were overwritten by their gradient');
-    return this.gpu.read(this.acts.logits);
+    const chunks = this.acts.rowChunks;
+    if (chunks.length === 1) return this.gpu.read(chunks[0].logits);
+    const V = this.config.vocabSize;
+    const out = new Float32Array(this.acts.B * this.acts.T * V);
+    for (const ch of chunks) out.set(await this.gpu.read(ch.logits), ch.r0 * V);
+    return out;
   }
 
   /** Logits of one position (b, t) from the last forward without targets. */
   async logitsAt(b: number, t: number): Promise<Float32Array> {
     if (!this.acts || this.haveTargets) throw new ShapeError('logitsAt: needs a forward pass without targets');
     const V = this.config.vocabSize;
-    return this.gpu.read(this.acts.logits, (b * this.acts.T + t) * V, V);
+    const row = b * this.acts.T + t;
+    const ch = this.acts.rowChunks.find((c) => row >= c.r0 && row < c.r0 + c.rows);
+    if (!ch) throw new ShapeError(`logitsAt: position (${b}, ${t}) is outside the last batch (B=${this.acts.B}, T=${this.acts.T})`);
+    return this.gpu.read(ch.logits, (row - ch.r0) * V, V);
   }
 
   /** (B,T,C) output of the final layernorm from the last forward (the input of the LM head or a task head). */
@@ -323,9 +525,23 @@ export class GPT {
     const gpu = this.gpu;
     const { nLayer: L, nHead: NH } = this.config;
     if (!this.headless) {
-      const dlogits = a.logits;
       gpu.zero(a.dlnf);
-      matmulBackward(gpu, a.dlnf, this.grad('transformer.wte.weight'), null, dlogits, a.lnf, this.param('transformer.wte.weight'));
+      const V = this.config.vocabSize;
+      for (const ch of a.rowChunks) {
+        const dlogits = ch.logits; // (rows,V)
+        if (this.wteChunks.length === 1) {
+          matmulBackward(gpu, ch.dlnf, this.grad('transformer.wte.weight'), null, dlogits, ch.lnf, this.param('transformer.wte.weight'));
+          continue;
+        }
+        // per vocabulary chunk: gather its columns of dlogits into the scratch, then
+        // dlnf += dlogits[:, chunk] . wte[chunk] and dwte[chunk] += dlogits[:, chunk]^T . lnf
+        const lnf: Tensor = { ...ch.lnf, shape: [ch.rows, this.config.nEmbd] };
+        for (const c of this.wteChunks) {
+          const s: Tensor = { ...a.lmScratch!, shape: [ch.rows, c.rows], size: ch.rows * c.rows };
+          for (let i = 0; i < ch.rows; i++) gpu.copyRange(s, i * c.rows, dlogits, i * V + c.v0, c.rows);
+          matmulBackward(gpu, { ...ch.dlnf, shape: [ch.rows, this.config.nEmbd] }, this.wteChunk('grads', c), null, s, lnf, this.wteChunk('params', c));
+        }
+      }
     }
     const lastResidual = L > 0 ? a.layers[L - 1].residual3 : a.encoded;
     gpu.zero(a.dres);
@@ -354,7 +570,8 @@ export class GPT {
       matmulBackward(gpu, a.dln, g('attn.c_attn.weight'), g('attn.c_attn.bias'), a.dqkv, x.ln1, p('attn.c_attn.weight'));
       layernormBackward(gpu, a.dres, g('ln_1.weight'), g('ln_1.bias'), a.dln, residual, p('ln_1.weight'), x.ln1Mean, x.ln1Rstd);
     }
-    embeddingBackward(gpu, a.embPlan, this.grad('transformer.wte.weight'), this.grad('transformer.wpe.weight'), a.dres);
+    if (a.embChunks) a.embChunks.backward(this.wteChunks.map((c) => this.wteChunk('grads', c)), this.grad('transformer.wpe.weight'), a.dres);
+    else embeddingBackward(gpu, a.embPlan, this.grad('transformer.wte.weight'), this.grad('transformer.wpe.weight'), a.dres);
   }
 
   /** Free every GPU buffer of this model. */
@@ -366,17 +583,19 @@ export class GPT {
   }
 }
 
-/** Check every tensor the model would allocate against the device limits, before allocating. */
+/**
+ * Check every buffer and binding the model would allocate at batch B and context T against the
+ * device limits, before allocating (planMemory in plan.ts: wte and the logits may exceed one
+ * binding, the model splits them). Throws LimitError naming the tensor and the limit.
+ */
 export function checkFits(gpu: Gpu, config: GPTConfig, layout = paramLayout(config), B = 1, T = 1): void {
-  const maxBind = gpu.limits.maxStorageBufferBindingSize;
-  const maxBuf = gpu.limits.maxBufferSize;
-  const flatBytes = layout.total * 4;
-  if (flatBytes > maxBuf) throw new LimitError('maxBufferSize', flatBytes, maxBuf, `the flat parameter buffer (${layout.count} parameters)`);
-  for (const s of layout.specs) {
-    if (s.size * 4 > maxBind) throw new LimitError('maxStorageBufferBindingSize', s.size * 4, maxBind, `parameter ${s.name} (${s.shape.join('x')})`);
-  }
-  const logitsBytes = B * T * config.vocabSize * 4;
-  if (logitsBytes > maxBind) throw new LimitError('maxStorageBufferBindingSize', logitsBytes, maxBind, `logits (B=${B}, T=${T}, V=${config.vocabSize})`);
+  void layout;
+  const plan = planMemory(config, B, Math.min(T, config.blockSize), {
+    maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize,
+    maxBufferSize: gpu.limits.maxBufferSize,
+  });
+  const p = plan.problems.find((q) => q.limit === 'maxBufferSize' || q.limit === 'maxStorageBufferBindingSize');
+  if (p) throw new LimitError(p.limit, p.needed, p.available, `${p.what}${plan.advice.length ? ` (${plan.advice[0]})` : ''}`);
 }
 
 /** GPT-2 initialisation, seeded: flat Float32Array in `layout`. */

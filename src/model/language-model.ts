@@ -8,6 +8,10 @@ import { Generator, GenerationError, type SampleOptions } from './sample.ts';
 import type { Tokenizer } from '../tokenizer/types.ts';
 import { tokenizerFromJSON } from '../tokenizer/index.ts';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../checkpoint/checkpoint.ts';
+import { planActivationBytes, planMemory } from './plan.ts';
+
+/** Evaluation batches keep their activations under this (GPT-2 at T=1024: 1 sequence ~ 0.9 GB). */
+const EVAL_ACTIVATION_BYTES = 1 << 30;
 
 export class LanguageModel {
   readonly gpt: GPT;
@@ -97,8 +101,12 @@ export class LanguageModel {
       this.gpt.forward(ids, 1, ids.length);
       logitsLast = await this.gpt.logitsAt(0, ids.length - 1);
     }
-    // full windows of T tokens scored BATCH at a time, then the remainder as one shorter window
-    const BATCH = 16;
+    // full windows of T tokens scored BATCH at a time (as many as fit the adapter, at most 16),
+    // then the remainder as one shorter window
+    const limits = { maxStorageBufferBindingSize: this.gpt.gpu.limits.maxStorageBufferBindingSize, maxBufferSize: this.gpt.gpu.limits.maxBufferSize };
+    let BATCH = 16;
+    const tooBig = (b: number) => !planMemory(this.gpt.config, b, Tm, limits).fits || planActivationBytes(this.gpt.config, b, Tm) > EVAL_ACTIVATION_BYTES;
+    while (BATCH > 1 && tooBig(BATCH)) BATCH >>= 1;
     const nFull = Math.floor((ids.length - 1) / Tm);
     let sum = 0;
     let count = 0;

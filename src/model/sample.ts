@@ -137,7 +137,7 @@ export class Generator {
       residualForward(g, t.x, t.x2, t.proj);
     }
     layernormForward(g, t.ln, t.mean, t.rstd, t.x, m.param('transformer.ln_f.weight'), m.param('transformer.ln_f.bias'));
-    matmulForward(g, t.logits, t.ln, m.param('transformer.wte.weight'));
+    m.lmHead(t.logits, t.ln); // tied to wte; split into vocabulary chunks when wte exceeds one binding
     this.length++;
     this.history.push(id);
   }

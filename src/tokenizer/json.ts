@@ -1,6 +1,7 @@
 /** Load any serialized tokenizer. */
 import { BpeTokenizer } from './bpe.ts';
 import { CharTokenizer } from './char.ts';
+import { Gpt2Tokenizer } from '../interop/gpt2-tokenizer.ts';
 import { short, TokenizerFormatError } from './errors.ts';
 import type { Tokenizer } from './types.ts';
 
@@ -20,5 +21,6 @@ export function tokenizerFromJSON(obj: unknown): Tokenizer {
   const type = (obj as Record<string, unknown>).type;
   if (type === 'char') return CharTokenizer.fromJSON(obj);
   if (type === 'bpe') return BpeTokenizer.fromJSON(obj);
-  throw new TokenizerFormatError('$.type', `expected "char" or "bpe", got ${short(type)}`);
+  if (type === 'gpt2') return Gpt2Tokenizer.fromJSON(obj);
+  throw new TokenizerFormatError('$.type', `expected "char" or "bpe", got ${short(type)} (or "gpt2": GPT-2's vocab.json + merges.txt)`);
 }

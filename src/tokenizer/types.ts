@@ -1,4 +1,4 @@
-/** The interface both tokenizers implement, and their serialized (JSON) forms. */
+/** The interface every tokenizer implements, and their serialized (JSON) forms. */
 
 /** Serialized CharTokenizer: the vocabulary as sorted, distinct Unicode code points. */
 export interface CharTokenizerJSON {
@@ -20,11 +20,26 @@ export interface BpeTokenizerJSON {
   merges: [number, number][];
 }
 
-export type TokenizerJSON = CharTokenizerJSON | BpeTokenizerJSON;
+/**
+ * Serialized Gpt2Tokenizer (src/interop/gpt2-tokenizer.ts): GPT-2 / Hugging Face byte-level BPE,
+ * the contents of vocab.json (as tokens by id) and merges.txt.
+ */
+export interface Gpt2TokenizerJSON {
+  type: 'gpt2';
+  version: 1;
+  /** vocab.length; redundant, checked on load. */
+  vocabSize: number;
+  /** vocab[id]: the token spelled in GPT-2's byte alphabet, or null for an id without a token. */
+  vocab: (string | null)[];
+  /** Merge rules "a b", highest priority first (merges.txt without its #version line). */
+  merges: string[];
+}
+
+export type TokenizerJSON = CharTokenizerJSON | BpeTokenizerJSON | Gpt2TokenizerJSON;
 
 /** A text <-> token-id mapping. `decode(encode(s)) === s` for every string the tokenizer accepts. */
 export interface Tokenizer {
-  readonly type: 'char' | 'bpe';
+  readonly type: 'char' | 'bpe' | 'gpt2';
   /** Number of token ids; every id is in [0, vocabSize). */
   readonly vocabSize: number;
   encode(text: string): Int32Array;
