@@ -31,6 +31,17 @@ export { Trainer, NonFiniteError } from './train/trainer.ts';
 export type { TrainOptions, TrainEvent, TrainState, BatchSource } from './train/trainer.ts';
 export { pretrain, DatasetSource } from './train/pretrain.ts';
 export type { PretrainOptions, TrainingRun } from './train/pretrain.ts';
+export { trainWithRecovery } from './train/recovery.ts';
+export type { RecoveryOptions, RecoveryEvent } from './train/recovery.ts';
+
+// fine-tuning
+export { finetune, FinetuneError, FINETUNE_DEFAULTS } from './train/finetune.ts';
+export type { FinetuneOptions, FinetuneRun, FinetuneEvent, Origin } from './train/finetune.ts';
+export { finetuneClassifier, predict, evaluateClassifier, classificationReport, formatReport } from './train/classify.ts';
+export type { ClassifyOptions, ClassifierRun, ClassificationReport, ClassifyEvent } from './train/classify.ts';
+export { SequenceClassifier, ClassifierError, LabelMismatchError } from './model/classifier.ts';
+export { parseJsonl, splitExamples, labelsOf, LabeledDataError } from './data/labeled.ts';
+export type { LabeledExample } from './data/labeled.ts';
 
 // text and data
 export * from './tokenizer/index.ts';
@@ -41,6 +52,12 @@ export type { Batch } from './data/dataset.ts';
 export { encodeCheckpoint, decodeCheckpoint, FORMAT as CHECKPOINT_FORMAT } from './checkpoint/checkpoint.ts';
 export type { Checkpoint } from './checkpoint/checkpoint.ts';
 export { readSafetensors, writeSafetensors, CheckpointError } from './checkpoint/safetensors.ts';
+
+// memory planning and Hugging Face GPT-2 interop
+export { planMemory, formatPlan } from './model/plan.ts';
+export type { MemoryPlan, PlanLimits } from './model/plan.ts';
+export { importWeights, exportWeights, configFromHF, configToHF, tokenizerFromFiles, HfFormatError } from './interop/hf.ts';
+export { Gpt2Tokenizer } from './interop/gpt2-tokenizer.ts';
 
 // kernels, for building other models
 export * as kernels from './kernels/index.ts';

@@ -1,5 +1,5 @@
 /**
- * `wgpt` command line: info, pretrain, sample, eval.
+ * `wgpt` command line: info, pretrain, sample, eval, finetune, classify.
  * Errors are one line on stderr and a non-zero exit (set WGPT_DEBUG=1 for the stack).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -13,6 +13,9 @@ import { readCheckpointFile, writeFileAtomic } from '../checkpoint/node.ts';
 import { loadSotuCorpus, readTextFile } from '../data/corpus-node.ts';
 import { PRESETS } from '../model/config.ts';
 import type { TrainEvent } from '../train/trainer.ts';
+import { FINETUNE_COMMANDS, FINETUNE_HELP } from './finetune.ts';
+import { INTEROP_COMMANDS, INTEROP_HELP, cmdPlan } from '../interop/cli.ts';
+import { loadAnyModel } from '../interop/hf-node.ts';
 
 class UsageError extends WgptError {
   constructor(message: string) { super('USAGE', message); }
@@ -32,7 +35,7 @@ usage:
       --json             one JSON object per line instead of a progress line
   wgpt sample --from CKPT [--prompt TEXT] [--tokens N] [--temperature X] [--top-k K] [--top-p P] [--seed S]
   wgpt eval --from CKPT (--text FILE | --ids 5,17,3,...) [--json]
-`;
+${FINETUNE_HELP}${INTEROP_HELP}`;
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -62,6 +65,7 @@ function fmtTime(ms: number): string {
 }
 
 async function cmdInfo(args: string[]): Promise<void> {
+  if (args.some((a) => a === '--plan' || a.startsWith('--plan='))) return cmdPlan(args);
   const v = parse(args, { json: { type: 'boolean' } });
   const gpu = await Gpu.create();
   try {
@@ -138,7 +142,10 @@ async function cmdPretrain(args: string[]): Promise<void> {
 
 async function loadModel(path: string | undefined, gpu: Gpu): Promise<LanguageModel> {
   if (!path) throw new UsageError('--from CKPT is required');
-  return LanguageModel.fromCheckpoint(gpu, readCheckpointFile(path)).model;
+  // a wgpt checkpoint, a Hugging Face GPT-2 directory or .safetensors file
+  const { model, notes } = await loadAnyModel(gpu, path);
+  for (const n of notes) console.error(`note: ${n}`);
+  return model;
 }
 
 async function cmdSample(args: string[]): Promise<void> {
@@ -187,7 +194,7 @@ async function cmdEval(args: string[]): Promise<void> {
   }
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { info: cmdInfo, pretrain: cmdPretrain, sample: cmdSample, eval: cmdEval };
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { info: cmdInfo, pretrain: cmdPretrain, sample: cmdSample, eval: cmdEval, ...FINETUNE_COMMANDS, ...INTEROP_COMMANDS };
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

@@ -100,16 +100,10 @@ export async function pretrain(gpu: Gpu, o: PretrainOptions): Promise<TrainingRu
     model = LanguageModel.create(gpu, config, tokenizer, seed);
   }
   const ids = tokenizer.encode(o.text);
-  const all = new TokenDataset(ids, 'corpus');
-  const { train, val } = all.split(o.valFraction ?? 0.1);
   const T = o.train?.seqLen ?? model.config.blockSize;
-  for (const [name, d] of [['training', train], ['validation', val]] as const) {
-    if (d.length < T + 1) throw new CorpusError(`the ${name} split has ${d.length} tokens, fewer than one context of ${T + 1}; give more text (the whole text has ${ids.length} tokens)`);
-  }
-  await o.onEvent?.({ event: 'tokenized', tokens: ids.length, vocab_size: tokenizer.vocabSize, train_tokens: train.length, val_tokens: val.length });
-  const trainSrc = new DatasetSource(train, seed);
-  const valSrc = new DatasetSource(val, seed + 1);
-  const trainer = new Trainer(model.gpt, trainSrc, valSrc, {
+  const data = splitTokens(ids, o.valFraction ?? 0.1, T, seed);
+  await o.onEvent?.({ event: 'tokenized', tokens: ids.length, vocab_size: tokenizer.vocabSize, train_tokens: data.train.length, val_tokens: data.val.length });
+  const trainer = new Trainer(model.gpt, data.trainSource, data.valSource, {
     steps: o.steps ?? 1000,
     batchSize: o.batchSize ?? PRESETS[presetName]?.batchSize ?? 8,
     lr: o.lr ?? 1e-3,
@@ -122,6 +116,36 @@ export async function pretrain(gpu: Gpu, o: PretrainOptions): Promise<TrainingRu
     const t = o.resume.train;
     trainer.setState({ step: t.step, optimizer: { m: t.m, v: t.v, step: t.optimizerStep }, data: t.data, bestValLoss: t.bestValLoss });
   }
+  return trainingRun(model, trainer);
+}
+
+/** A token sequence split for training: contiguous train/validation parts and seeded batch sources. */
+export interface TokenSplit {
+  train: TokenDataset;
+  val: TokenDataset;
+  trainSource: DatasetSource;
+  valSource: DatasetSource;
+}
+
+/**
+ * Split `ids` into train (first 1 - valFraction) and validation (the rest), each with a seeded
+ * source of random windows (seeds `seed` and `seed + 1`). Throws CorpusError when either part is
+ * shorter than one window of T + 1 tokens. Shared by pre-training and fine-tuning.
+ */
+export function splitTokens(ids: Int32Array, valFraction: number, T: number, seed: number): TokenSplit {
+  const all = new TokenDataset(ids, 'corpus');
+  const { train, val } = all.split(valFraction);
+  for (const [name, d] of [['training', train], ['validation', val]] as const) {
+    if (d.length < T + 1) throw new CorpusError(`the ${name} split has ${d.length} tokens, fewer than one context of ${T + 1}; give more text (the whole text has ${ids.length} tokens)`);
+  }
+  return { train, val, trainSource: new DatasetSource(train, seed), valSource: new DatasetSource(val, seed + 1) };
+}
+
+/**
+ * Wrap a model and its trainer as a TrainingRun whose checkpoint carries the full training state
+ * (resumable with pretrain({ resume })).
+ */
+export function trainingRun(model: LanguageModel, trainer: Trainer): TrainingRun {
   return {
     model,
     trainer,
