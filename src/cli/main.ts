@@ -7,6 +7,7 @@ import { Gpu } from '../gpu/context.ts';
 import { describeAdapter } from '../gpu/device.ts';
 import { WgptError } from '../errors.ts';
 import { pretrain } from '../train/pretrain.ts';
+import { trainWithRecovery } from '../train/recovery.ts';
 import { LanguageModel } from '../model/language-model.ts';
 import { decodeCheckpoint } from '../checkpoint/checkpoint.ts';
 import { readCheckpointFile, writeFileAtomic } from '../checkpoint/node.ts';
@@ -122,21 +123,37 @@ async function cmdPretrain(args: string[]): Promise<void> {
     }
     if (e.event === 'step' && saveEvery > 0 && e.step % saveEvery === 0) await save();
   };
+  let device = gpu;
   try {
-    run = await pretrain(gpu, {
-      text, preset, tokenizer: tok, bpeVocabSize: num(v, 'vocab', 512, { int: true, min: 257 }), steps,
-      batchSize: v.batch ? num(v, 'batch', 1, { int: true, min: 1 }) : undefined,
-      lr: num(v, 'lr', 1e-3), seed: num(v, 'seed', 1337, { int: true }), evalEvery: num(v, 'eval-every', 100, { int: true, min: 0 }),
-      resume, onEvent, signal: abort.signal,
+    const recovered = await trainWithRecovery(gpu, async (g, snapshot) => {
+      device = g;
+      run = await pretrain(g, {
+        text, preset, tokenizer: tok, bpeVocabSize: num(v, 'vocab', 512, { int: true, min: 257 }), steps,
+        batchSize: v.batch ? num(v, 'batch', 1, { int: true, min: 1 }) : undefined,
+        lr: num(v, 'lr', 1e-3), seed: num(v, 'seed', 1337, { int: true }), evalEvery: num(v, 'eval-every', 100, { int: true, min: 0 }),
+        resume: snapshot ?? resume, onEvent, signal: abort.signal,
+      });
+      if (!json && !snapshot) console.error(`model: ${preset} ${JSON.stringify(run.model.config)}, ${run.model.gpt.numParams} parameters, on ${describeAdapter(g.report)}`);
+      return run;
+    }, {
+      // an in-memory snapshot to come back to if the GPU device is lost
+      checkpointEvery: saveEvery > 0 ? saveEvery : 100,
+      onEvent: (e) => {
+        if (json) console.log(JSON.stringify(e));
+        else console.error(e.event === 'device_lost'
+          ? `\nGPU device lost at step ${e.step} (${e.reason}: ${e.message}); acquiring a new one`
+          : `recovered on a new device from the step-${e.step} snapshot (${e.lost_steps} steps to redo)`);
+      },
     });
-    if (!json) console.error(`model: ${preset} ${JSON.stringify(run.model.config)}, ${run.model.gpt.numParams} parameters, on ${describeAdapter(gpu.report)}`);
-    await run.run();
+    run = recovered.run;
+    device = recovered.gpu;
     await save();
     if (json) console.log(JSON.stringify({ event: 'saved', path: out, step: run.trainer.step }));
     else console.error(`saved ${out} at step ${run.trainer.step}`);
   } finally {
-    run?.destroy();
-    gpu.destroy();
+    // after a device loss these may already be gone
+    try { run?.destroy(); } catch { /* destroyed with its device */ }
+    try { device.destroy(); } catch { /* already destroyed */ }
   }
 }
 
