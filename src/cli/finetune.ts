@@ -3,22 +3,17 @@
  * Same conventions as the other commands (main.ts): --json prints one JSON event per line on
  * stdout, otherwise progress goes to stderr; errors are one line with a non-zero exit.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Gpu } from '../gpu/context.ts';
 import { describeAdapter } from '../gpu/device.ts';
-import { WgptError } from '../errors.ts';
 import { readCheckpointFile, writeFileAtomic } from '../checkpoint/node.ts';
 import { readTextFile } from '../data/corpus-node.ts';
 import { loadLabeledData } from '../data/labeled-node.ts';
 import { finetune, FINETUNE_DEFAULTS } from '../train/finetune.ts';
 import { finetuneClassifier, formatReport, predict } from '../train/classify.ts';
 import { SequenceClassifier } from '../model/classifier.ts';
-
-class UsageError extends WgptError {
-  constructor(message: string) { super('USAGE', message); }
-}
+import { UsageError, num, parse, progressPrinter } from './args.ts';
 
 export const FINETUNE_HELP = `  wgpt finetune --from CKPT --data PATH [options]   fine-tune a pre-trained checkpoint
       --task T           lm | classify (default: classify when PATH is a folder or a .jsonl file, else lm)
@@ -31,36 +26,8 @@ export const FINETUNE_HELP = `  wgpt finetune --from CKPT --data PATH [options] 
   wgpt classify --from CKPT (--text TEXT | --file FILE) [--json]   label a text with a fine-tuned classifier
 `;
 
-type Values = Record<string, string | boolean | undefined>;
-
-function parse(args: string[], options: ParseArgsConfig['options']): Values {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Values;
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message.split('\n')[0]} (see wgpt --help)`);
-  }
-}
-
-function num(v: Values, key: string, def: number, opts: { int?: boolean; min?: number; max?: number } = {}): number {
-  const raw = v[key];
-  if (raw === undefined) return def;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
-    const range = [opts.min !== undefined ? `>= ${opts.min}` : '', opts.max !== undefined ? `<= ${opts.max}` : ''].filter(Boolean).join(' and ');
-    throw new UsageError(`--${key} expects ${opts.int ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}, got '${raw}'`);
-  }
-  return n;
-}
-
-function fmtTime(ms: number): string {
-  if (!Number.isFinite(ms)) return '?';
-  const s = Math.round(ms / 1000);
-  const m = Math.floor(s / 60);
-  return m ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-}
-
 async function cmdFinetune(args: string[]): Promise<void> {
-  const v = parse(args, {
+  const { v } = parse(args, {
     from: { type: 'string' }, data: { type: 'string' }, task: { type: 'string' }, steps: { type: 'string' }, lr: { type: 'string' },
     batch: { type: 'string' }, warmup: { type: 'string' }, seed: { type: 'string' }, 'freeze-embeddings': { type: 'boolean' },
     'freeze-layers': { type: 'string' }, patience: { type: 'string' }, 'eval-every': { type: 'string' }, 'val-fraction': { type: 'string' },
@@ -93,21 +60,9 @@ async function cmdFinetune(args: string[]): Promise<void> {
   };
   const parentBytes = readCheckpointFile(from);
   const gpu = await Gpu.create();
-  const tty = !json && (process.stderr.isTTY || process.env.WGPT_STDERR_TTY === '1');
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
-  const onEvent = (e: { event: string; [k: string]: any }) => {
-    if (json) {
-      console.log(JSON.stringify(e));
-    } else if (e.event === 'step') {
-      const line = `step ${e.step}/${steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${Math.round(e.tokens_per_s)} tok/s  ETA ${fmtTime(e.eta_ms)}`;
-      if (tty) process.stderr.write(`\r${line.padEnd(90)}`);
-      else if (e.step % 50 === 0 || e.step === steps) console.error(line);
-    } else {
-      if (tty) process.stderr.write('\n');
-      console.error(Object.entries(e).map(([k, x]) => `${k}=${typeof x === 'number' ? +x.toFixed(4) : Array.isArray(x) ? JSON.stringify(x) : x}`).join(' '));
-    }
-  };
+  const onEvent = progressPrinter(json, steps);
   try {
     if (task === 'lm') {
       const text = await readTextFile(data);
@@ -143,7 +98,7 @@ async function cmdFinetune(args: string[]): Promise<void> {
 }
 
 async function cmdClassify(args: string[]): Promise<void> {
-  const v = parse(args, { from: { type: 'string' }, text: { type: 'string' }, file: { type: 'string' }, json: { type: 'boolean' } });
+  const { v } = parse(args, { from: { type: 'string' }, text: { type: 'string' }, file: { type: 'string' }, json: { type: 'boolean' } });
   if (!v.from) throw new UsageError('--from CKPT is required (a checkpoint saved by wgpt finetune --task classify)');
   if ((v.text === undefined) === (v.file === undefined)) throw new UsageError('give exactly one of --text TEXT or --file FILE');
   const text = v.file !== undefined ? await readTextFile(v.file as string) : (v.text as string);

@@ -2,7 +2,6 @@
  * `wgpt` command line: info, pretrain, sample, eval, finetune, classify.
  * Errors are one line on stderr and a non-zero exit (set WGPT_DEBUG=1 for the stack).
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Gpu } from '../gpu/context.ts';
 import { describeAdapter } from '../gpu/device.ts';
 import { WgptError } from '../errors.ts';
@@ -14,13 +13,10 @@ import { readCheckpointFile, writeFileAtomic } from '../checkpoint/node.ts';
 import { loadSotuCorpus, readTextFile } from '../data/corpus-node.ts';
 import { PRESETS } from '../model/config.ts';
 import type { TrainEvent } from '../train/trainer.ts';
+import { UsageError, num, parse, progressPrinter } from './args.ts';
 import { FINETUNE_COMMANDS, FINETUNE_HELP } from './finetune.ts';
 import { INTEROP_COMMANDS, INTEROP_HELP, cmdPlan } from '../interop/cli.ts';
 import { loadAnyModel } from '../interop/hf-node.ts';
-
-class UsageError extends WgptError {
-  constructor(message: string) { super('USAGE', message); }
-}
 
 const HELP = `wgpt: pre-train and fine-tune GPT models with WebGPU
 
@@ -38,36 +34,9 @@ usage:
   wgpt eval --from CKPT (--text FILE | --ids 5,17,3,...) [--json]
 ${FINETUNE_HELP}${INTEROP_HELP}`;
 
-type Values = Record<string, string | boolean | undefined>;
-
-function parse(args: string[], options: ParseArgsConfig['options']): Values {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Values;
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message.split('\n')[0]} (see wgpt --help)`);
-  }
-}
-
-function num(v: Values, key: string, def: number, opts: { int?: boolean; min?: number } = {}): number {
-  const raw = v[key];
-  if (raw === undefined) return def;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || (opts.int && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min)) {
-    throw new UsageError(`--${key} expects ${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''}, got '${raw}'`);
-  }
-  return n;
-}
-
-function fmtTime(ms: number): string {
-  if (!Number.isFinite(ms)) return '?';
-  const s = Math.round(ms / 1000);
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
-  return h ? `${h}h${String(m).padStart(2, '0')}m` : m ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
-}
-
 async function cmdInfo(args: string[]): Promise<void> {
   if (args.some((a) => a === '--plan' || a.startsWith('--plan='))) return cmdPlan(args);
-  const v = parse(args, { json: { type: 'boolean' } });
+  const { v } = parse(args, { json: { type: 'boolean' } });
   const gpu = await Gpu.create();
   try {
     const r = gpu.report;
@@ -84,7 +53,7 @@ async function cmdInfo(args: string[]): Promise<void> {
 }
 
 async function cmdPretrain(args: string[]): Promise<void> {
-  const v = parse(args, {
+  const { v } = parse(args, {
     corpus: { type: 'string' }, preset: { type: 'string' }, tokenizer: { type: 'string' }, vocab: { type: 'string' },
     steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
     out: { type: 'string' }, resume: { type: 'string' }, json: { type: 'boolean' }, 'eval-every': { type: 'string' },
@@ -102,7 +71,6 @@ async function cmdPretrain(args: string[]): Promise<void> {
   const resume = v.resume ? decodeCheckpoint(readCheckpointFile(v.resume as string)) : undefined;
   if (resume && !resume.train) throw new UsageError(`${v.resume} has no training state to resume from (it was saved without optimizer state)`);
   const gpu = await Gpu.create();
-  const tty = !json && (process.stderr.isTTY || process.env.WGPT_STDERR_TTY === '1');
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
   let run: Awaited<ReturnType<typeof pretrain>> | undefined;
@@ -110,17 +78,9 @@ async function cmdPretrain(args: string[]): Promise<void> {
     if (!run) return;
     writeFileAtomic(out, await run.checkpoint({ options: { preset, tokenizer: tok, corpus: v.corpus ?? 'sotu' } }));
   };
+  const print = progressPrinter(json, steps);
   const onEvent = async (e: TrainEvent | { event: 'tokenized'; [k: string]: unknown }) => {
-    if (json) {
-      console.log(JSON.stringify(e));
-    } else if (e.event === 'step') {
-      const line = `step ${e.step}/${steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  ${Math.round(e.tokens_per_s)} tok/s  ETA ${fmtTime(e.eta_ms)}`;
-      if (tty) process.stderr.write(`\r${line.padEnd(90)}`);
-      else if (e.step % 50 === 0 || e.step === steps) console.error(line);
-    } else {
-      if (tty) process.stderr.write('\n');
-      console.error(Object.entries(e).map(([k, x]) => `${k}=${typeof x === 'number' ? +x.toFixed(4) : x}`).join(' '));
-    }
+    print(e);
     if (e.event === 'step' && saveEvery > 0 && e.step % saveEvery === 0) await save();
   };
   let device = gpu;
@@ -166,7 +126,7 @@ async function loadModel(path: string | undefined, gpu: Gpu): Promise<LanguageMo
 }
 
 async function cmdSample(args: string[]): Promise<void> {
-  const v = parse(args, {
+  const { v } = parse(args, {
     from: { type: 'string' }, prompt: { type: 'string' }, tokens: { type: 'string' }, temperature: { type: 'string' },
     'top-k': { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
   });
@@ -186,7 +146,7 @@ async function cmdSample(args: string[]): Promise<void> {
 }
 
 async function cmdEval(args: string[]): Promise<void> {
-  const v = parse(args, { from: { type: 'string' }, text: { type: 'string' }, ids: { type: 'string' }, json: { type: 'boolean' } });
+  const { v } = parse(args, { from: { type: 'string' }, text: { type: 'string' }, ids: { type: 'string' }, json: { type: 'boolean' } });
   if (!v.text === !v.ids) throw new UsageError('give exactly one of --text FILE or --ids 5,17,3,...');
   const gpu = await Gpu.create();
   try {

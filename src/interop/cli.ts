@@ -3,21 +3,16 @@
  * Same conventions as the other commands: errors are typed and printed as one line by main();
  * --json prints one JSON object on stdout.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { totalmem } from 'node:os';
 import { existsSync } from 'node:fs';
 import { Gpu } from '../gpu/context.ts';
 import { describeAdapter } from '../gpu/device.ts';
-import { WgptError } from '../errors.ts';
 import { encodeCheckpoint } from '../checkpoint/checkpoint.ts';
 import { writeFileAtomic } from '../checkpoint/node.ts';
 import { PRESETS, presetConfig, type GPTConfig } from '../model/config.ts';
 import { formatPlan, planMemory } from '../model/plan.ts';
 import { exportHF, importHF, loadAnyCheckpoint } from './hf-node.ts';
-
-class UsageError extends WgptError {
-  constructor(message: string) { super('USAGE', message); }
-}
+import { UsageError, parse, type Values } from '../cli/args.ts';
 
 export const INTEROP_HELP = `  wgpt import PATH --out CKPT [--config FILE] [--n-head N]
                                           a Hugging Face GPT-2 directory (config.json, model.safetensors,
@@ -27,19 +22,6 @@ export const INTEROP_HELP = `  wgpt import PATH --out CKPT [--config FILE] [--n-
                                           will training fit this adapter's limits? (memory plan)
   --from of sample/eval also takes a Hugging Face directory or .safetensors file.
 `;
-
-type Values = Record<string, string | boolean | undefined>;
-
-function parse(args: string[], options: ParseArgsConfig['options'], positionals = 0): { v: Values; pos: string[] } {
-  let r;
-  try {
-    r = parseArgs({ args, options, strict: true, allowPositionals: positionals > 0 });
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message.split('\n')[0]} (see wgpt --help)`);
-  }
-  if (r.positionals.length > positionals) throw new UsageError(`unexpected argument '${r.positionals[positionals]}' (see wgpt --help)`);
-  return { v: r.values as Values, pos: r.positionals };
-}
 
 function int(v: Values, key: string, def: number | undefined, min = 1): number | undefined {
   const raw = v[key];
