@@ -25,12 +25,12 @@
 import { GPT2_SPLIT_PATTERN } from '../tokenizer/bpe.ts';
 import { short, TokenIdError, TokenizerFormatError } from '../tokenizer/errors.ts';
 import type { Gpt2TokenizerJSON, Tokenizer } from '../tokenizer/types.ts';
-import { wtf8Decode, wtf8Encode } from '../tokenizer/utf.ts';
+import { wtf8Encode } from '../tokenizer/utf.ts';
+import { decodeTokenBytes, encodeChunked } from '../tokenizer/byte-tokens.ts';
 
 /** Largest vocabulary accepted (ids and pair keys stay exact in float64). */
 export const MAX_GPT2_VOCAB = 1 << 22;
 /** Entries in the per-instance encode cache before it is cleared. */
-const CACHE_LIMIT = 100_000;
 
 // ---- the byte <-> character alphabet ------------------------------------------------------------
 
@@ -368,43 +368,12 @@ export class Gpt2Tokenizer implements Tokenizer {
 
   /** Token ids of text (never fails: every string is representable). */
   encode(text: string): Int32Array {
-    let out = new Int32Array(text.length + 16);
-    let n = 0;
-    gpt2Split(text, (chunk) => {
-      let ids = this.cache.get(chunk);
-      if (!ids) {
-        ids = this.encodeChunk(wtf8Encode(chunk));
-        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-        this.cache.set(chunk, ids);
-      }
-      if (n + ids.length > out.length) {
-        const bigger = new Int32Array(Math.max(out.length * 2, n + ids.length));
-        bigger.set(out.subarray(0, n));
-        out = bigger;
-      }
-      out.set(ids, n);
-      n += ids.length;
-    });
-    return out.slice(0, n);
+    return encodeChunked(text, gpt2Split, (chunk) => this.encodeChunk(wtf8Encode(chunk)), this.cache);
   }
 
   /** Text of ids; byte sequences that are not valid text become U+FFFD. Throws TokenIdError on a bad id. */
   decode(ids: ArrayLike<number>): string {
-    let total = 0;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (!(id >= 0 && id < this.vocabSize) || !Number.isInteger(id)) throw new TokenIdError(id, i, this.vocabSize);
-      total += this.tokenStart[id + 1] - this.tokenStart[id];
-    }
-    const bytes = new Uint8Array(total);
-    let n = 0;
-    for (let i = 0; i < ids.length; i++) {
-      const s = this.tokenStart[ids[i]];
-      const e = this.tokenStart[ids[i] + 1];
-      bytes.set(this.tokenData.subarray(s, e), n);
-      n += e - s;
-    }
-    return wtf8Decode(bytes);
+    return decodeTokenBytes(ids, this.vocabSize, this.tokenStart, this.tokenData);
   }
 
   /**

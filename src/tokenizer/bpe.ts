@@ -16,7 +16,8 @@
  */
 import { short, TokenIdError, TokenizerError, TokenizerFormatError } from './errors.ts';
 import type { BpeTokenizerJSON, Tokenizer } from './types.ts';
-import { wtf8Decode, wtf8Encode } from './utf.ts';
+import { wtf8Encode } from './utf.ts';
+import { decodeTokenBytes, encodeChunked } from './byte-tokens.ts';
 
 /** GPT-2's pre-tokenizer pattern (openai/gpt-2 encoder.py), with Unicode property escapes. */
 export const GPT2_SPLIT_PATTERN = String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`;
@@ -33,7 +34,6 @@ const KEY = 1 << 21;
 /** Chunks up to this many bytes are merged by repeated scans, longer ones with a heap. */
 const SHORT_CHUNK_BYTES = 32;
 /** Entries in the encode cache before it is cleared. */
-const CACHE_LIMIT = 100_000;
 
 /** Calls fn on each pre-tokenizer chunk of text, in order; the chunks concatenate to text. */
 export function splitText(text: string, fn: (chunk: string) => void): void {
@@ -361,43 +361,12 @@ export class BpeTokenizer implements Tokenizer {
 
   /** Token ids of text; never fails, every string is representable. */
   encode(text: string): Int32Array {
-    let out = new Int32Array(text.length + 16);
-    let n = 0;
-    splitText(text, (chunk) => {
-      let ids = this.cache.get(chunk);
-      if (!ids) {
-        ids = this.encodeChunk(chunk);
-        if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-        this.cache.set(chunk, ids);
-      }
-      if (n + ids.length > out.length) {
-        const bigger = new Int32Array(Math.max(out.length * 2, n + ids.length));
-        bigger.set(out.subarray(0, n));
-        out = bigger;
-      }
-      out.set(ids, n);
-      n += ids.length;
-    });
-    return out.slice(0, n);
+    return encodeChunked(text, splitText, (chunk) => this.encodeChunk(chunk), this.cache);
   }
 
   /** Text of ids; byte sequences that are not valid (WTF-8) text become U+FFFD. Throws TokenIdError on a bad id. */
   decode(ids: ArrayLike<number>): string {
-    let total = 0;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (!(id >= 0 && id < this.vocabSize) || !Number.isInteger(id)) throw new TokenIdError(id, i, this.vocabSize);
-      total += this.tokenStart[id + 1] - this.tokenStart[id];
-    }
-    const bytes = new Uint8Array(total);
-    let n = 0;
-    for (let i = 0; i < ids.length; i++) {
-      const s = this.tokenStart[ids[i]];
-      const e = this.tokenStart[ids[i] + 1];
-      bytes.set(this.tokenData.subarray(s, e), n);
-      n += e - s;
-    }
-    return wtf8Decode(bytes);
+    return decodeTokenBytes(ids, this.vocabSize, this.tokenStart, this.tokenData);
   }
 
   toJSON(): BpeTokenizerJSON {
