@@ -8,6 +8,7 @@ import { basename } from 'node:path';
 import { Gpu } from '../gpu/context.ts';
 import { describeAdapter } from '../gpu/device.ts';
 import { readCheckpointFile, writeFileAtomic } from '../checkpoint/node.ts';
+import { loadAnyCheckpoint } from '../interop/hf-node.ts';
 import { readTextFile } from '../data/corpus-node.ts';
 import { loadLabeledData } from '../data/labeled-node.ts';
 import { finetune, FINETUNE_DEFAULTS } from '../train/finetune.ts';
@@ -58,7 +59,11 @@ async function cmdFinetune(args: string[]): Promise<void> {
     earlyStopPatience: num(v, 'patience', 0, { int: true, min: 0 }), evalEvery: num(v, 'eval-every', FINETUNE_DEFAULTS.evalEvery, { int: true, min: 0 }),
     valFraction: v['val-fraction'] !== undefined ? num(v, 'val-fraction', 0.1, { min: 0.001, max: 0.999 }) : undefined,
   };
-  const parentBytes = readCheckpointFile(from);
+  // a wgpt checkpoint (its bytes: the provenance hash is the file's), or a Hugging Face GPT-2
+  // directory / .safetensors file, imported on the fly
+  const any = await loadAnyCheckpoint(from);
+  if (!json) for (const n of any.notes) console.error(`note: ${n}`);
+  const parentBytes = any.source === 'wgpt' ? readCheckpointFile(from) : any.checkpoint;
   const gpu = await Gpu.create();
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());

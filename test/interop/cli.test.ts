@@ -67,6 +67,17 @@ describe('wgpt import / export / --from DIR / info --plan', () => {
     expect(existsSync(join(dir, 'n.safetensors'))).toBe(false);
   });
 
+  it('finetune --from a Hugging Face directory trains and saves a wgpt checkpoint', () => {
+    const out = join(dir, 'tuned.safetensors');
+    const r = wgpt('finetune', '--from', hfDir, '--data', text, '--task', 'lm', '--steps', '4', '--batch', '2', '--eval-every', '0', '--val-fraction', '0.3', '--out', out, '--json');
+    expect(r.code, r.err).toBe(0);
+    const events = r.out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.event === 'step').length).toBe(4);
+    expect(events.at(-1)).toMatchObject({ event: 'saved', path: out, step: 4 });
+    const e = wgpt('eval', '--from', out, '--text', text, '--json');
+    expect(e.code, e.err).toBe(0);
+  });
+
   it('info --plan gpt2 prints the plan against this adapter (text and JSON)', () => {
     const j = wgpt('info', '--plan', 'gpt2', '--batch', '4', '--seq', '256', '--json');
     expect(j.code, j.err).toBe(0);
