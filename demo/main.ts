@@ -532,12 +532,14 @@ function wire(): void {
   $('checkpoint-download').addEventListener('click', () => send({ type: 'download' }));
   $<HTMLInputElement>('checkpoint-upload').addEventListener('change', async (ev) => {
     const input = ev.target as HTMLInputElement;
-    const file = input.files?.[0];
-    if (!file) return;
+    const picked = [...(input.files ?? [])];
+    if (!picked.length) return;
     errorEl.hidden = true;
-    const bytes = new Uint8Array(await file.arrayBuffer());
+    // one wgpt checkpoint, or a Hugging Face GPT-2 model's files (model.safetensors, config.json,
+    // vocab.json + merges.txt or tokenizer.json) selected together
+    const files = await Promise.all(picked.map(async (f) => ({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
     input.value = '';
-    send({ type: 'load', bytes, name: file.name }, [bytes.buffer]);
+    send({ type: 'load', files }, files.map((f) => f.bytes.buffer));
   });
   $('checkpoint-forget').addEventListener('click', () => send({ type: 'forget' }));
 

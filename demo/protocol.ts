@@ -55,7 +55,8 @@ export type ToWorker =
   | { type: 'generate'; req: GenerateRequest }
   | { type: 'stop-generate' }
   | { type: 'download' }
-  | { type: 'load'; bytes: Uint8Array; name: string }
+  /** A wgpt checkpoint (one .safetensors), or the files of a Hugging Face GPT-2 model directory. */
+  | { type: 'load'; files: { name: string; bytes: Uint8Array }[] }
   | { type: 'forget' }
   | { type: 'finetune'; req: FinetuneRequest };
 

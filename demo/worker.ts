@@ -8,7 +8,7 @@
  * downloaded, and resumed exactly where it stopped.
  */
 import * as wgpt from '../src/index.ts';
-import { Gpu, LanguageModel, countParams, describeAdapter, decodeCheckpoint, pretrain } from '../src/index.ts';
+import { Gpu, LanguageModel, countParams, describeAdapter, decodeCheckpoint, encodeCheckpoint, gpt2Reference, importHFDirectory, pretrain, readSafetensors, CHECKPOINT_FORMAT, HfFormatError } from '../src/index.ts';
 import type { TrainEvent, TrainingRun } from '../src/index.ts';
 import type { FinetuneRequest, FromWorker, GenerateRequest, ModelInfo, RunState, ToWorker, TrainRequest, WorkerError } from './protocol.ts';
 import { forgetLatest, loadLatest, saveLatest } from './storage.ts';
@@ -95,6 +95,29 @@ async function persist(bytes?: Uint8Array): Promise<void> {
   } catch (e) {
     post({ type: 'error', error: errorOf(e), during: 'saving the model in browser storage' });
   }
+}
+
+/**
+ * Checkpoint bytes from uploaded files: one wgpt checkpoint as it is, or a Hugging Face GPT-2
+ * model's files (model.safetensors + config.json + vocab.json/merges.txt or tokenizer.json;
+ * without tokenizer files, GPT-2's own for a 50257-token vocabulary) imported.
+ */
+async function checkpointFromFiles(files: { name: string; bytes: Uint8Array }[]): Promise<{ bytes: Uint8Array; name: string }> {
+  const weights = files.filter((f) => f.name.endsWith('.safetensors'));
+  if (weights.length !== 1) throw new HfFormatError(`select one .safetensors file (a wgpt checkpoint, or a Hugging Face model.safetensors with its config.json and tokenizer files); got ${weights.length}`);
+  const w = weights[0];
+  if (files.length === 1 && readSafetensors(w.bytes).metadata?.format === CHECKPOINT_FORMAT) return { bytes: w.bytes, name: w.name };
+  const text = (n: string) => {
+    const f = files.find((x) => x.name === n);
+    return f ? new TextDecoder().decode(f.bytes) : undefined;
+  };
+  const dir = {
+    weights: w.bytes, config: text('config.json'), vocabJson: text('vocab.json'), mergesTxt: text('merges.txt'),
+    tokenizerJson: text('tokenizer.json'), wgptTokenizer: text('wgpt-tokenizer.json'),
+  };
+  const hasTokenizer = dir.vocabJson || dir.tokenizerJson || dir.wgptTokenizer;
+  const r = importHFDirectory(dir, hasTokenizer ? {} : { tokenizer: await gpt2Reference() });
+  return { bytes: encodeCheckpoint(r.checkpoint), name: `${w.name} (Hugging Face GPT-2)` };
 }
 
 function loadModel(bytes: Uint8Array, name: string, source: 'file' | 'restored', savedAt?: number): void {
@@ -374,12 +397,14 @@ async function handle(msg: ToWorker): Promise<void> {
       post({ type: 'checkpoint', bytes, name: `wgpt-${base}-step${info?.step ?? 0}.safetensors` }, [bytes.buffer]);
       return;
     }
-    case 'load':
+    case 'load': {
       if (state !== 'idle') throw new Error('stop training before loading a checkpoint');
       if (generating) throw new Error('wait for generation to finish before loading a checkpoint');
-      loadModel(msg.bytes, msg.name, 'file');
-      await persist(msg.bytes);
+      const { bytes, name } = await checkpointFromFiles(msg.files);
+      loadModel(bytes, name, 'file');
+      await persist(bytes);
       return;
+    }
     case 'forget':
       await forgetLatest();
       if (info) {

@@ -13,7 +13,7 @@ export type { Tensor, DType } from './gpu/tensor.ts';
 export * from './errors.ts';
 
 // model
-export { GPT, activationBytes, checkFits } from './model/gpt.ts';
+export { GPT, activationBytes, checkFits, initParams } from './model/gpt.ts';
 export { PRESETS, presetConfig, validateConfig, countParams, ConfigError } from './model/config.ts';
 export type { GPTConfig, Preset } from './model/config.ts';
 export { paramLayout } from './model/params.ts';
@@ -56,8 +56,9 @@ export { readSafetensors, writeSafetensors, CheckpointError } from './checkpoint
 // memory planning and Hugging Face GPT-2 interop
 export { planMemory, formatPlan } from './model/plan.ts';
 export type { MemoryPlan, PlanLimits } from './model/plan.ts';
-export { importWeights, exportWeights, configFromHF, configToHF, tokenizerFromFiles, HfFormatError } from './interop/hf.ts';
-export { Gpt2Tokenizer } from './interop/gpt2-tokenizer.ts';
+export { importWeights, exportWeights, importHFDirectory, exportHFDirectory, configFromHF, configToHF, tokenizerFromFiles, HfFormatError } from './interop/hf.ts';
+export type { HfDirectory, HfImport } from './interop/hf.ts';
+export { Gpt2Tokenizer, gpt2Reference } from './interop/gpt2-tokenizer.ts';
 
 // kernels, for building other models
 export * as kernels from './kernels/index.ts';

@@ -335,6 +335,23 @@ describe('demo page in headless Chromium (WebGPU on SwiftShader)', () => {
       expect(Number(await attr(page, 'loss-chart', 'data-train-points'))).toBe(8);
       expect((await generate(page, 'The ', 10)).length).toBeGreaterThan(0);
     }));
+
+  it('loads a Hugging Face GPT-2 model (model.safetensors + config.json + vocab.json + merges.txt) and generates', () =>
+    check('hf-upload', async () => {
+      const hf = mkdtempSync(join(tmpdir(), 'wgpt-demo-hf-'));
+      const bpe = lib.BpeTokenizer.train('the cat sat on the mat, and the dog sat on the log. '.repeat(40), 300);
+      const cfg = { vocabSize: bpe.vocabSize, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 32 };
+      const { files } = lib.exportHFDirectory({ config: cfg, params: lib.initParams(lib.paramLayout(cfg), 3), tokenizer: bpe.toJSON() });
+      const names = ['model.safetensors', 'config.json', 'vocab.json', 'merges.txt'];
+      for (const n of names) writeFileSync(join(hf, n), files[n]);
+      await until(page, 'upload enabled', async () => page.$eval(sel('checkpoint-upload'), (e) => !(e as HTMLInputElement).disabled), 30_000);
+      const input = await page.$(sel('checkpoint-upload'));
+      await (input as any).uploadFile(...names.map((n) => join(hf, n)));
+      await until(page, 'Hugging Face model loaded', async () => /Hugging Face GPT-2/.test(await text(page, 'model-info')), 60_000);
+      expect(await attr(page, 'model-info', 'data-source')).toBe('file');
+      expect((await generate(page, 'the ', 8)).length).toBeGreaterThan(0);
+      rmSync(hf, { recursive: true, force: true });
+    }));
 });
 
 describe('demo page without WebGPU', () => {
