@@ -40,6 +40,7 @@ export type { FinetuneOptions, FinetuneRun, FinetuneEvent, Origin } from './trai
 export { finetuneClassifier, predict, evaluateClassifier, classificationReport, formatReport } from './train/classify.ts';
 export type { ClassifyOptions, ClassifierRun, ClassificationReport, ClassifyEvent } from './train/classify.ts';
 export { SequenceClassifier, ClassifierError, LabelMismatchError } from './model/classifier.ts';
+export type { Pooling } from './model/classifier.ts';
 export { parseJsonl, splitExamples, labelsOf, LabeledDataError } from './data/labeled.ts';
 export type { LabeledExample } from './data/labeled.ts';
 

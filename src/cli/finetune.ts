@@ -22,6 +22,7 @@ export const FINETUNE_HELP = `  wgpt finetune --from CKPT --data PATH [options] 
                          per label (one file per example) or JSONL lines {"text": ..., "label": ...}
       --steps N (${FINETUNE_DEFAULTS.steps})   --lr X (${FINETUNE_DEFAULTS.lr})   --batch B (${FINETUNE_DEFAULTS.batchSize})   --warmup N (${FINETUNE_DEFAULTS.warmupSteps})   --seed S
       --freeze-embeddings   --freeze-layers K (first K blocks)   --patience N (early stop)
+      --pooling P        classify: last-token (default) | mean (mean over the sequence's tokens)
       --eval-every N (${FINETUNE_DEFAULTS.evalEvery})   --val-fraction F (lm 0.1, classify 0.2)
       --out FILE (<CKPT name>-<task>.safetensors)   --json
   wgpt classify --from CKPT (--text TEXT | --file FILE) [--json]   label a text with a fine-tuned classifier
@@ -32,6 +33,7 @@ async function cmdFinetune(args: string[]): Promise<void> {
     from: { type: 'string' }, data: { type: 'string' }, task: { type: 'string' }, steps: { type: 'string' }, lr: { type: 'string' },
     batch: { type: 'string' }, warmup: { type: 'string' }, seed: { type: 'string' }, 'freeze-embeddings': { type: 'boolean' },
     'freeze-layers': { type: 'string' }, patience: { type: 'string' }, 'eval-every': { type: 'string' }, 'val-fraction': { type: 'string' },
+    pooling: { type: 'string' },
     out: { type: 'string' }, json: { type: 'boolean' },
   });
   if (!v.from) throw new UsageError('--from CKPT is required (a checkpoint saved by wgpt pretrain)');
@@ -83,7 +85,9 @@ async function cmdFinetune(args: string[]): Promise<void> {
       }
     } else {
       const examples = await loadLabeledData(data);
-      const run = await finetuneClassifier(gpu, { ...common, from: parentBytes, examples, valFraction: common.valFraction ?? 0.2, onEvent, signal: abort.signal });
+      const pooling = (v.pooling as string | undefined) ?? 'last-token';
+      if (pooling !== 'last-token' && pooling !== 'mean') throw new UsageError(`--pooling must be last-token or mean, got '${pooling}'`);
+      const run = await finetuneClassifier(gpu, { ...common, from: parentBytes, examples, pooling, valFraction: common.valFraction ?? 0.2, onEvent, signal: abort.signal });
       try {
         if (!json) console.error(`fine-tuning ${from} as a classifier of [${run.labels.join(', ')}] on ${run.train.length} examples (${run.val.length} held out) on ${describeAdapter(gpu.report)}`);
         await run.run();

@@ -1,26 +1,31 @@
 /**
- * Sequence classification on top of a (pre-trained) GPT: a linear head on the final hidden state
- * of each sequence's LAST real token.
+ * Sequence classification on top of a (pre-trained) GPT: a linear head on a pooled final hidden
+ * state of each sequence, by default that of its LAST real token.
  *
- *   h      (B,C)  = hiddenStates (the output of ln_f) at row b*T + (len_b - 1) of each sequence b
+ *   h      (B,C)  = pooled hiddenStates (the output of ln_f), n_b = min(len_b, T) real tokens:
+ *                   'last-token': the row b*T + (n_b - 1)
+ *                   'mean':       the mean of the rows b*T + 0 .. b*T + n_b - 1
  *   logits (B,K)  = h . W^T + b          W (K,C) 'head.weight', b (K) 'head.bias'
  *   loss          = mean over b of cross-entropy(logits[b], label[b])
  *
  * Why the last token: attention is causal, so only the last real token has seen the whole
- * sequence (the GPT-2 / HF GPT2ForSequenceClassification choice). Sequences are the start of each
- * text (truncated to the context), left-aligned; shorter ones are padded with id 0 after their end,
- * which causal attention keeps from influencing the positions before it.
+ * sequence (the GPT-2 / HF GPT2ForSequenceClassification choice). Mean pooling reads every real
+ * position instead (each one has seen its prefix). Sequences are the start of each text
+ * (truncated to the context), left-aligned; shorter ones are padded with id 0 after their end,
+ * which causal attention keeps from influencing the positions before it (and pooling never reads).
  *
- * Backward: the head's dW, db (+=) and dh (B,C); dh is scattered into the GPT's hiddenGrad (zeroed,
- * one row per sequence, so a copy is the sum) and the GPT's backward runs from there. Gather and
- * scatter are B row copies recorded in order with the dispatches (no extra kernel).
+ * Backward: the head's dW, db (+=) and dh (B,C); dh is scattered into the GPT's hiddenGrad (zeroed
+ * first) and the GPT's backward runs from there. Last token: gather and scatter are B row copies
+ * recorded in order with the dispatches (no extra kernel; one row per sequence, so a copy is the
+ * sum). Mean: a batched matmul with the (B,T) pooling weights P (P[b,t] = 1/n_b for t < n_b, else
+ * 0): h[b] (1,C) = P[b] (1,T) . hidden[b] (T,C), and dhidden[b] (T,C) += P[b]^T (T,1) . dh[b] (1,C).
  *
  * Legend: B batch, T time, C channels, K classes (labels), V vocab.
  */
 import type { Gpu } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { ShapeError, WgptError } from '../errors.ts';
-import { matmulBackward, matmulForward } from '../kernels/matmul.ts';
+import { matmul, matmulBackward, matmulForward } from '../kernels/matmul.ts';
 import { crossEntropy } from '../kernels/crossentropy.ts';
 import { decodeCheckpoint, CheckpointError, type Checkpoint } from '../checkpoint/checkpoint.ts';
 import { LanguageModel } from './language-model.ts';
@@ -30,13 +35,17 @@ export const HEAD_TYPE = 'sequence-classification';
 export const HEAD_WEIGHT = 'head.weight';
 export const HEAD_BIAS = 'head.bias';
 
+/** Which hidden state(s) feed the head: the last real token's, or the mean over the real tokens. */
+export type Pooling = 'last-token' | 'mean';
+export const POOLINGS: readonly Pooling[] = ['last-token', 'mean'];
+
 /** The checkpoint's `head` metadata for a classifier. */
 export interface ClassifierHeadMeta {
   type: typeof HEAD_TYPE;
   /** Label of class k = labels[k]. */
   labels: string[];
-  /** Which hidden state feeds the head. */
-  pooling: 'last-token';
+  /** Which hidden state feeds the head (checkpoints written before mean pooling existed lack it: 'last-token'). */
+  pooling: Pooling;
   tensors: [typeof HEAD_WEIGHT, typeof HEAD_BIAS];
 }
 
@@ -96,7 +105,9 @@ class HeadActs {
   readonly losses: Tensor; // (B)
   readonly targets: Tensor; // (B) i32
   readonly scale: Tensor; // (1)
-  constructor(gpu: Gpu, B: number, C: number, K: number) {
+  readonly T: number;
+  readonly pool: Tensor | null; // (B,T) mean-pooling weights (null for last-token pooling)
+  constructor(gpu: Gpu, B: number, T: number, C: number, K: number, pooling: Pooling) {
     this.B = B;
     this.h = gpu.tensor([B, C], undefined, 'f32', 'head.h');
     this.dh = gpu.tensor([B, C], undefined, 'f32', 'head.dh');
@@ -105,9 +116,12 @@ class HeadActs {
     this.losses = gpu.tensor([B], undefined, 'f32', 'head.losses');
     this.targets = gpu.tensor([B], undefined, 'i32', 'head.targets');
     this.scale = gpu.tensor([1], undefined, 'f32', 'head.loss_scale');
+    this.T = T;
+    this.pool = pooling === 'mean' ? gpu.tensor([B, T], undefined, 'f32', 'head.pool') : null;
   }
   destroy(gpu: Gpu): void {
     gpu.release(this.h, this.dh, this.logits, this.dlogits, this.losses, this.targets, this.scale);
+    if (this.pool) gpu.release(this.pool);
   }
 }
 
@@ -121,6 +135,7 @@ export interface Prediction {
 export class SequenceClassifier {
   readonly lm: LanguageModel;
   readonly labels: readonly string[];
+  readonly pooling: Pooling;
   /** (K,C) head weight (nn.Linear layout) and its gradient. */
   readonly weight: Tensor;
   readonly dweight: Tensor;
@@ -131,10 +146,12 @@ export class SequenceClassifier {
   private rows: number[] = [];
   private haveLabels = false;
 
-  private constructor(lm: LanguageModel, labels: readonly string[]) {
+  private constructor(lm: LanguageModel, labels: readonly string[], pooling: Pooling) {
     checkLabels(labels, 'classifier labels');
+    checkPooling(pooling, 'classifier pooling');
     this.lm = lm;
     this.labels = Object.freeze([...labels]);
+    this.pooling = pooling;
     const gpu = lm.gpt.gpu;
     const K = labels.length, C = lm.config.nEmbd;
     this.weight = gpu.tensor([K, C], undefined, 'f32', HEAD_WEIGHT);
@@ -143,9 +160,12 @@ export class SequenceClassifier {
     this.dbias = gpu.tensor([K], undefined, 'f32', 'd:' + HEAD_BIAS);
   }
 
-  /** A new head (normal(0, 0.02) weight, zero bias, seeded) on `lm`; the classifier owns lm from now on. */
-  static create(lm: LanguageModel, labels: readonly string[], seed = 1337): SequenceClassifier {
-    const c = new SequenceClassifier(lm, labels);
+  /**
+   * A new head (normal(0, 0.02) weight, zero bias, seeded) on `lm`, reading `pooling` (default
+   * 'last-token'); the classifier owns lm from now on. Throws ClassifierError for an unknown pooling.
+   */
+  static create(lm: LanguageModel, labels: readonly string[], seed = 1337, pooling: Pooling = 'last-token'): SequenceClassifier {
+    const c = new SequenceClassifier(lm, labels, pooling);
     const normal = gaussian(seed);
     const w = new Float32Array(c.weight.size);
     for (let i = 0; i < w.length; i++) w[i] = 0.02 * normal();
@@ -163,7 +183,7 @@ export class SequenceClassifier {
     const head = readHead(ck);
     if (!head) throw new ClassifierError('the checkpoint has no classification head (it is a language model); fine-tune it for classification first (wgpt finetune --task classify)');
     const { model } = LanguageModel.fromCheckpoint(gpu, ck);
-    const c = new SequenceClassifier(model, head.labels);
+    const c = new SequenceClassifier(model, head.labels, head.pooling);
     c.setHead(head.weight, head.bias);
     return { classifier: c, checkpoint: ck };
   }
@@ -190,10 +210,10 @@ export class SequenceClassifier {
     return { weight: await this.gpu.read(this.weight), bias: await this.gpu.read(this.bias) };
   }
 
-  private scratch(B: number): HeadActs {
-    if (this.acts && this.acts.B === B) return this.acts;
+  private scratch(B: number, T: number): HeadActs {
+    if (this.acts && this.acts.B === B && (!this.acts.pool || this.acts.T === T)) return this.acts;
     this.acts?.destroy(this.gpu);
-    this.acts = new HeadActs(this.gpu, B, this.lm.config.nEmbd, this.numClasses);
+    this.acts = new HeadActs(this.gpu, B, T, this.lm.config.nEmbd, this.numClasses, this.pooling);
     return this.acts;
   }
 
@@ -208,8 +228,13 @@ export class SequenceClassifier {
     for (let b = 0; b < B; b++) {
       if (!(last[b] >= 0 && last[b] < T)) throw new ShapeError(`classifier forward: last position ${last[b]} of sequence ${b} is outside [0, ${T})`);
     }
-    const a = this.scratch(B);
+    const a = this.scratch(B, T);
     // uploads first, then recording (one submission per step)
+    if (a.pool) {
+      const p = new Float32Array(B * T); // P[b,t] = 1/n_b for t < n_b = last[b] + 1
+      for (let b = 0; b < B; b++) p.fill(1 / (last[b] + 1), b * T, b * T + last[b] + 1);
+      this.gpu.write(a.pool, p);
+    }
     if (labels) {
       if (labels.length !== B) throw new ShapeError(`classifier forward: ${labels.length} labels for B=${B}`);
       for (let b = 0; b < B; b++) {
@@ -220,8 +245,13 @@ export class SequenceClassifier {
     }
     this.gpt.forward(inputs, B, T, null, 1, { head: 'none' });
     const hidden = this.gpt.hiddenStates; // (B,T,C)
-    this.rows = Array.from(last, (t, b) => b * T + t);
-    this.rows.forEach((row, b) => this.gpu.copyRange(a.h, b * C, hidden, row * C, C));
+    if (a.pool) {
+      // h[b] (1,C) = P[b] (1,T) . hidden[b] (T,C)
+      matmul(this.gpu, a.h, a.pool, hidden, 1, C, T, { batch: B, strideA: T, strideB: T * C, strideC: C });
+    } else {
+      this.rows = Array.from(last, (t, b) => b * T + t);
+      this.rows.forEach((row, b) => this.gpu.copyRange(a.h, b * C, hidden, row * C, C));
+    }
     matmulForward(this.gpu, a.logits, a.h, this.weight, this.bias);
     this.haveLabels = !!labels;
     if (labels) crossEntropy(this.gpu, a.losses, a.dlogits, a.logits, a.targets, a.scale);
@@ -243,8 +273,14 @@ export class SequenceClassifier {
     matmulBackward(this.gpu, a.dh, this.dweight, this.dbias, a.dlogits, a.h, this.weight);
     const dhidden = this.gpt.hiddenGrad; // (B,T,C)
     this.gpu.zero(dhidden);
-    // each sequence owns one row, so copying dh there is the same as adding it to zero
-    this.rows.forEach((row, b) => this.gpu.copyRange(dhidden, row * C, a.dh, b * C, C));
+    if (a.pool) {
+      // dhidden[b] (T,C) += P[b]^T (T,1) . dh[b] (1,C); P[b] is stored (1,T), i.e. transposed
+      const T = a.T;
+      matmul(this.gpu, dhidden, a.pool, a.dh, T, C, 1, { batch: a.B, transA: true, strideA: T, strideB: C, strideC: T * C, accumulate: true });
+    } else {
+      // each sequence owns one row, so copying dh there is the same as adding it to zero
+      this.rows.forEach((row, b) => this.gpu.copyRange(dhidden, row * C, a.dh, b * C, C));
+    }
     this.gpt.backward();
   }
 
@@ -263,7 +299,7 @@ export class SequenceClassifier {
     return this.gpu.read(this.acts.logits);
   }
 
-  /** (B,C) gathered hidden states of the last forward (reads back; for tests). */
+  /** (B,C) pooled hidden states of the last forward (reads back; for tests). */
   async pooled(): Promise<Float32Array> {
     if (!this.acts) throw new ShapeError('pooled: no forward pass yet');
     return this.gpu.read(this.acts.h);
@@ -309,7 +345,7 @@ export class SequenceClassifier {
   /** Checkpoint bytes: the GPT, the tokenizer, the provenance (lm.origin) and the head. */
   async toCheckpoint(): Promise<Uint8Array> {
     const { weight, bias } = await this.getHead();
-    const meta: ClassifierHeadMeta = { type: HEAD_TYPE, labels: [...this.labels], pooling: 'last-token', tensors: [HEAD_WEIGHT, HEAD_BIAS] };
+    const meta: ClassifierHeadMeta = { type: HEAD_TYPE, labels: [...this.labels], pooling: this.pooling, tensors: [HEAD_WEIGHT, HEAD_BIAS] };
     return this.lm.toCheckpoint({
       head: {
         meta: meta as unknown as Record<string, unknown>,
@@ -349,15 +385,23 @@ export function checkLabels(labels: readonly unknown[], what: string): asserts l
   }
 }
 
+/** Throw ClassifierError unless `pooling` is one of POOLINGS. */
+export function checkPooling(pooling: unknown, what: string): asserts pooling is Pooling {
+  if (!POOLINGS.includes(pooling as Pooling)) throw new ClassifierError(`${what}: pooling must be one of ${POOLINGS.map((p) => `'${p}'`).join(', ')}, got ${JSON.stringify(pooling)}`);
+}
+
 /**
  * The classification head stored in a checkpoint, validated against its config, or null when the
- * checkpoint has none. Throws CheckpointError naming a head tensor with the wrong shape.
+ * checkpoint has none. A head without `pooling` metadata reads the last token. Throws
+ * CheckpointError naming a head tensor with the wrong shape, or for an unknown pooling.
  */
-export function readHead(ck: Checkpoint): { labels: string[]; weight: Float32Array; bias: Float32Array } | null {
+export function readHead(ck: Checkpoint): { labels: string[]; pooling: Pooling; weight: Float32Array; bias: Float32Array } | null {
   if (!ck.head || ck.head.meta.type !== HEAD_TYPE) return null;
   const labels = ck.head.meta.labels as unknown[];
+  const pooling = ck.head.meta.pooling ?? 'last-token';
   try {
     checkLabels(labels, 'checkpoint head');
+    checkPooling(pooling, 'checkpoint head');
   } catch (e) {
     throw new CheckpointError((e as Error).message);
   }
@@ -370,5 +414,5 @@ export function readHead(ck: Checkpoint): { labels: string[]; weight: Float32Arr
     }
     return t.data;
   };
-  return { labels: labels as string[], weight: get(HEAD_WEIGHT, [K, C]), bias: get(HEAD_BIAS, [K]) };
+  return { labels: labels as string[], pooling, weight: get(HEAD_WEIGHT, [K, C]), bias: get(HEAD_BIAS, [K]) };
 }

@@ -18,7 +18,7 @@ import { GRADNORM_PARTIALS, gradNormSquared } from '../kernels/gradnorm.ts';
 import { Optimizer, DEFAULT_OPTIMIZER, type OptimizerConfig } from '../optim/optimizer.ts';
 import { lrAt, type Schedule } from '../optim/schedule.ts';
 import { LanguageModel } from '../model/language-model.ts';
-import { ClassifierError, LabelMismatchError, SequenceClassifier, packSequences, readHead, softmax, type Prediction } from '../model/classifier.ts';
+import { ClassifierError, LabelMismatchError, SequenceClassifier, checkPooling, packSequences, readHead, softmax, type Pooling, type Prediction } from '../model/classifier.ts';
 import { labelsOf, LabeledDataError, splitExamples, type LabeledExample } from '../data/labeled.ts';
 import { Rng } from '../data/rng.ts';
 import { WgptError } from '../errors.ts';
@@ -51,6 +51,12 @@ export interface ClassifyOptions extends FreezeOptions {
   batchSize?: number;
   /** Tokens per sequence: the start of each text (default: the model's context). */
   seqLen?: number;
+  /**
+   * Which hidden state feeds a new head: the last real token's ('last-token', the default) or the
+   * mean over the real tokens ('mean'). A classifier continued from a checkpoint keeps its own
+   * pooling; asking for another one is a ClassifierError.
+   */
+  pooling?: Pooling;
   /** Evaluate on the held-out examples every N steps (default 50; 0: only at the end). */
   evalEvery?: number;
   /** Held-out fraction per label (default 0.2). */
@@ -237,7 +243,12 @@ export async function finetuneClassifier(gpu: Gpu, o: ClassifyOptions): Promise<
   for (const l of dataLabels) {
     if (!split.train.some((e) => e.label === l)) throw new LabeledDataError(split.val.find((e) => e.label === l)?.source ?? l, `label '${l}' has no training example`);
   }
+  if (o.pooling !== undefined) checkPooling(o.pooling, 'finetuneClassifier');
   const head = readHead(checkpoint);
+  if (head && o.pooling !== undefined && o.pooling !== head.pooling) {
+    throw new ClassifierError(`cannot continue a classifier whose head reads '${head.pooling}' pooling with pooling '${o.pooling}'`);
+  }
+  const pooling: Pooling = head?.pooling ?? o.pooling ?? 'last-token';
   let labels: string[];
   if (head) {
     const same = head.labels.length === dataLabels.length && dataLabels.every((l) => head.labels.includes(l));
@@ -248,7 +259,7 @@ export async function finetuneClassifier(gpu: Gpu, o: ClassifyOptions): Promise<
   }
   if (labels.length < 2) throw new LabeledDataError(o.examples[0].source ?? '(examples)', `a classifier needs at least 2 labels, found ${labels.length} (${labels.join(', ')})`);
   const lm = LanguageModel.fromCheckpoint(gpu, checkpoint).model;
-  const classifier = SequenceClassifier.create(lm, labels, seed);
+  const classifier = SequenceClassifier.create(lm, labels, seed, pooling);
   let opt: Optimizer | null = null;
   let headOpt: HeadOptimizer | null = null;
   try {

@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gpu } from '../../src/gpu/context.ts';
 import { LanguageModel } from '../../src/model/language-model.ts';
-import { ClassifierError, LabelMismatchError, SequenceClassifier, packSequences } from '../../src/model/classifier.ts';
+import { ClassifierError, LabelMismatchError, SequenceClassifier, packSequences, type Pooling } from '../../src/model/classifier.ts';
 import { classificationReport, evaluateClassifier, finetuneClassifier, predict, type ClassifyEvent } from '../../src/train/classify.ts';
 import { sha256Hex } from '../../src/train/finetune.ts';
 import { LabeledDataError, parseJsonl, splitExamples, type LabeledExample } from '../../src/data/labeled.ts';
 import { loadLabeledData } from '../../src/data/labeled-node.ts';
-import { decodeCheckpoint } from '../../src/checkpoint/checkpoint.ts';
+import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../../src/checkpoint/checkpoint.ts';
 import { CharTokenizer } from '../../src/tokenizer/char.ts';
 import type { GPTConfig } from '../../src/model/config.ts';
 import { testGpu } from '../util/node.ts';
@@ -59,11 +59,11 @@ describe('classifier head', () => {
   const seqs = [randint(1, 37, 1), randint(7, 37, 2), randint(20, 37, 3)];
   const labels = Int32Array.from([2, 0, 1]);
 
-  function makeClassifier(): SequenceClassifier {
+  function makeClassifier(pooling: Pooling = 'last-token'): SequenceClassifier {
     const tok = CharTokenizer.fromText(String.fromCharCode(...Array.from({ length: 36 }, (_, i) => 48 + i)), { unk: true });
     expect(tok.vocabSize).toBe(37);
     const lm = LanguageModel.create(gpu, cfg, tok, 11);
-    const c = SequenceClassifier.create(lm, ['a', 'b', 'c'], 12);
+    const c = SequenceClassifier.create(lm, ['a', 'b', 'c'], 12, pooling);
     // a bias that is not zero, so db and the logits check it
     c.setHead(Float32Array.from(randint(K * cfg.nEmbd, 1000, 4), (x) => (x - 500) / 5000), Float32Array.from([0.3, -0.2, 0.1]));
     return c;
@@ -77,8 +77,9 @@ describe('classifier head', () => {
     expect(() => packSequences([new Int32Array(0)], T)).toThrow(/sequence 0 is empty/);
   });
 
-  it("dW, db, logits and the scattered dh match a float64 CPU computation from the same hidden states", async () => {
-    const c = makeClassifier();
+  it.each(['last-token', 'mean'] as const)("%s pooling: dW, db, logits and the scattered dh match a float64 CPU computation from the same hidden states", async (pooling) => {
+    const c = makeClassifier(pooling);
+    expect(c.pooling).toBe(pooling);
     const C = cfg.nEmbd;
     const batch = packSequences(seqs, T);
     c.forward(batch, labels);
@@ -93,10 +94,14 @@ describe('classifier head', () => {
     const dhidden = await gpu.read(c.gpt.hiddenGrad);
     const { weight, bias } = await c.getHead();
     const B = seqs.length;
-    // gather: exactly the rows of the last real tokens
+    // pooling weight of position t of sequence b: last token 1 at t = last[b]; mean 1/n_b for t < n_b = last[b] + 1
+    const w = (b: number, t: number) => pooling === 'mean' ? (t <= batch.last[b] ? 1 / (batch.last[b] + 1) : 0) : (t === batch.last[b] ? 1 : 0);
     const h = new Float64Array(B * C);
-    for (let b = 0; b < B; b++) for (let j = 0; j < C; j++) h[b * C + j] = hidden[(b * T + batch.last[b]) * C + j];
-    expect(Array.from(pooled)).toEqual(Array.from(h, Math.fround));
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let j = 0; j < C; j++) h[b * C + j] += w(b, t) * hidden[(b * T + t) * C + j];
+    const tol = { atol: 1e-6, rtol: 1e-5, reason: 'fp32 dot products of length C=48 / sums over B=3 / means over <= T=12 rows vs float64' };
+    // last token: a gather, exactly the rows of the last real tokens
+    if (pooling === 'last-token') expect(Array.from(pooled)).toEqual(Array.from(h, Math.fround));
+    else assertClose('pooled', pooled, h, tol);
     // CPU float64: logits, softmax, loss, dlogits = (p - onehot) / B, dW = dlogits^T h, db = sum dlogits, dh = dlogits W
     const refLogits = new Float64Array(B * K), dl = new Float64Array(B * K);
     let refLoss = 0;
@@ -118,17 +123,19 @@ describe('classifier head', () => {
         refDb[k] += dl[b * K + k];
         for (let j = 0; j < C; j++) {
           refDW[k * C + j] += dl[b * K + k] * h[b * C + j];
-          refDh[(b * T + batch.last[b]) * C + j] += dl[b * K + k] * weight[k * C + j];
+          for (let t = 0; t < T; t++) refDh[(b * T + t) * C + j] += w(b, t) * dl[b * K + k] * weight[k * C + j];
         }
       }
     }
-    const tol = { atol: 1e-6, rtol: 1e-5, reason: 'fp32 dot products of length C=48 / sums over B=3 vs float64' };
     assertClose('logits', logits, refLogits, tol);
     expect(Math.abs(loss - refLoss)).toBeLessThan(1e-5);
     assertClose('head.weight grad', dW, refDW, tol);
     assertClose('head.bias grad', db, refDb, tol);
-    // dh lands at the last real positions only (zero elsewhere, including the padding)
+    // dh lands at the pooled real positions only (zero elsewhere, including the padding)
     assertClose('hiddenGrad', dhidden, refDh, tol);
+    let padded = 0;
+    for (let b = 0; b < B; b++) for (let t = batch.last[b] + 1; t < T; t++) for (let j = 0; j < C; j++) if (dhidden[(b * T + t) * C + j] !== 0) padded++;
+    expect(padded).toBe(0);
     c.destroy();
   });
 
@@ -230,6 +237,37 @@ describe('finetuneClassifier', () => {
     const again = await finetuneClassifier(gpu, { from: bytes, examples, steps: 0 });
     expect((await again.evaluate()).accuracy).toBeGreaterThanOrEqual(0.95); // the head came along
     again.destroy();
+  });
+
+  it('mean pooling: learns the toy task, round-trips through the checkpoint, and stays when continuing', async () => {
+    const run = await finetuneClassifier(gpu, { from: parent, examples, steps: 40, lr: 3e-3, batchSize: 8, evalEvery: 0, seed: 5, pooling: 'mean' });
+    expect(run.classifier.pooling).toBe('mean');
+    await run.run();
+    expect((await run.evaluate()).accuracy).toBeGreaterThanOrEqual(0.95);
+    const meanBytes = await run.checkpoint();
+    const probe = ['abcab', 'zzyxw', 'dddd', 'xw'];
+    const probs = (await predict(run.classifier, probe)).predictions.map((p) => p.probs);
+    run.destroy();
+    const ck = decodeCheckpoint(meanBytes);
+    expect(ck.head?.meta).toMatchObject({ type: 'sequence-classification', labels: ['high', 'low'], pooling: 'mean' });
+    const { classifier } = SequenceClassifier.fromCheckpoint(gpu, meanBytes);
+    expect(classifier.pooling).toBe('mean');
+    expect((await predict(classifier, probe)).predictions.map((p) => p.probs)).toEqual(probs);
+    classifier.destroy();
+    // continuing keeps the head's pooling; another one is an error, as is an unknown one
+    await expect(finetuneClassifier(gpu, { from: meanBytes, examples, steps: 1, pooling: 'last-token' })).rejects.toThrow(/head reads 'mean' pooling/);
+    const again = await finetuneClassifier(gpu, { from: meanBytes, examples, steps: 0 });
+    expect(again.classifier.pooling).toBe('mean');
+    again.destroy();
+    await expect(finetuneClassifier(gpu, { from: parent, examples, pooling: 'max' as Pooling })).rejects.toThrow(ClassifierError);
+    // a head without pooling metadata (written before mean pooling existed) reads the last token; an unknown one is refused
+    const meta = ck.head!.meta as Record<string, unknown>;
+    delete meta.pooling;
+    const old = SequenceClassifier.fromCheckpoint(gpu, encodeCheckpoint(ck)).classifier;
+    expect(old.pooling).toBe('last-token');
+    old.destroy();
+    meta.pooling = 'max';
+    expect(() => SequenceClassifier.fromCheckpoint(gpu, encodeCheckpoint(ck))).toThrow(CheckpointError);
   });
 
   it('rejects language-model checkpoints for prediction, and bad data', async () => {
