@@ -10,13 +10,15 @@
 //
 // norm_sq is the sum of squares of all raw (unscaled) gradients, computed on the GPU
 // (gradnorm.wgsl), so clipping needs no readback. Hyperparameters that change every step live in
-// `hp`, written by the host (which also computes the bias corrections); the weight decay is an
-// override constant, so a parameter group without decay (biases, layernorm) is a second pipeline
-// and both groups can be updated in one submit.
+// `hp`, written by the host (which also computes the bias corrections); the weight decay of a
+// parameter group lives in a small uniform buffer of its own (written once per value), so both
+// groups (decay / no decay) are updated in one submit by one pipeline.
 //
 // params, grads, m, v: (n), n = arrayLength(&params) (the wrapper binds exactly the tensor's
-// elements, so one pipeline serves every parameter group size). One invocation per element,
-// 256 per workgroup, folded into (x, y) past 65535 workgroups (wg_linear).
+// elements, so one pipeline serves every parameter group size). When the group's size is a
+// multiple of 4 (template define VEC4) they are bound as arrays of vec4, one invocation per 4
+// elements (a vec4 storage load costs about one scalar load on CPU adapters); otherwise one per
+// element. 256 invocations per workgroup, folded into (x, y) past 65535 workgroups (wg_linear).
 
 struct Hyperparams {
   lr: f32,
@@ -31,16 +33,25 @@ struct Hyperparams {
   max_grad_norm: f32,     // 0: no clipping
 }
 
-override WEIGHT_DECAY: f32 = 0.0;
+struct Group {
+  weight_decay: f32,
+}
 
 const WG: u32 = 256u;
 
-@group(0) @binding(0) var<storage, read_write> params: array<f32>;  // (n)
-@group(0) @binding(1) var<storage, read> grads: array<f32>;         // (n)
-@group(0) @binding(2) var<storage, read_write> m: array<f32>;       // (n) first moment
-@group(0) @binding(3) var<storage, read_write> v: array<f32>;       // (n) second moment
+#if ${VEC4}
+alias F = vec4<f32>;
+#else
+alias F = f32;
+#endif
+
+@group(0) @binding(0) var<storage, read_write> params: array<F>;  // (n)
+@group(0) @binding(1) var<storage, read> grads: array<F>;         // (n)
+@group(0) @binding(2) var<storage, read_write> m: array<F>;       // (n) first moment
+@group(0) @binding(3) var<storage, read_write> v: array<F>;       // (n) second moment
 @group(0) @binding(4) var<storage, read> hp: Hyperparams;
-@group(0) @binding(5) var<storage, read> norm_sq: array<f32>;       // (1): clipping, and the non-finite skip
+@group(0) @binding(5) var<storage, read> norm_sq: array<f32>;     // (1): clipping, and the non-finite skip
+@group(0) @binding(6) var<uniform> group: Group;
 
 @compute @workgroup_size(256)
 fn adamw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -68,5 +79,5 @@ fn adamw(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: ve
   let mhat = mi / hp.bias_correction1;
   let vhat = vi / hp.bias_correction2;
   let p = params[i];
-  params[i] = p - hp.lr * (mhat / (sqrt(vhat) + hp.eps) + WEIGHT_DECAY * p);
+  params[i] = p - hp.lr * (mhat / (sqrt(vhat) + hp.eps) + group.weight_decay * p);
 }

@@ -11,205 +11,421 @@
 //   s_ts   = scale * q_t . k_s                 for s <= t only (causal)
 //   lse_t  = log(sum_{s<=t} exp(s_ts))
 //   out_t  = sum_{s<=t} exp(s_ts - lse_t) v_s
-// Keys s > t are never visited, so the future contributes exactly zero (not a masked -inf).
+// Keys s > t contribute exactly nothing (they are selected out, never added as a masked -inf; see
+// the design notes below).
 //
 // backward (dqkv +=), recomputing P from the saved lse instead of storing the (T, T) matrix:
 //   P_ts  = exp(scale * q_t . k_s - lse_t)
 //   D_t   = dout_t . out_t
 //   dS_ts = P_ts * (dout_t . v_s - D_t)
-//   dq_t += scale * sum_{s<=t} dS_ts k_s        attention_backward_dq:  one invocation per query row
-//   dk_s += scale * sum_{t>=s} dS_ts q_t        attention_backward_dkv: one invocation per key row
+//   dq_t += scale * sum_{s<=t} dS_ts k_s        attention_backward_dq:  per query row; also stores D_t
+//   dk_s += scale * sum_{t>=s} dS_ts q_t        attention_backward_dkv: per key row, reads D_t
 //   dv_s += sum_{t>=s} P_ts dout_t
-// Each invocation owns the output row it writes, so the sums run in a fixed order: deterministic,
-// no atomics, no scratch buffer (the key-row pass recomputes D_t inline for every query it visits).
+// Each output row is written by one invocation, so the sums run in a fixed order: deterministic,
+// no atomics. Memory is O(B*T*C) plus D (B, NH, T): nothing of size T*T is ever stored.
 //
 // Design (barrier-free; software adapters such as lavapipe and SwiftShader are very slow with
-// workgroupBarrier): one invocation per (b, h, row) walks the keys (or queries) of its row with an
-// online softmax, keeping its HS-long vectors in private arrays. Memory is O(B*T*C): nothing of
-// size T*T is ever stored. A private array's length must be a const-expression (an `override`
-// cannot size it), so HS is a template define substituted by src/gpu/shaders.ts: one pipeline per
-// head size, and any head size works (up to WGSL's 8 KiB limit on a function's private variables;
-// the wrapper checks HS <= 256).
+// workgroupBarrier), shaped by what costs on lavapipe: every memory access inside a loop (a
+// storage load, or a private array indexed by a loop variable) is paid per SIMD lane with a few
+// instructions per element, while arithmetic on registers is cheap. So:
+//   - One invocation owns a group of QR = 4 rows (query rows in the forward and dq passes, key
+//     rows in the dkv pass) of one (b, h) and walks the other side (keys, or queries) KB = 4 at a
+//     time: the QR x 4 tile of scores (and P, dS) is held in registers, and each loaded key /
+//     value (query / dout) vec4 serves all QR rows. The rows' own vectors (q, the output
+//     accumulator, ...) live in private arrays indexed [row * HS4 + i].
+//   - A head's channels are handled 4 at a time as vec4: HS4 = ceil(HS / 4) vec4s per head
+//     vector (template define; a private array's length must be a const-expression). When
+//     HS % 4 == 0 (template define VEC4) q, k, v, out and dout are bound as arrays of vec4;
+//     otherwise (odd head sizes) read element by element into zero-padded vec4s.
+//   - QR is a template define too (fewer rows per invocation for large heads: the dkv pass keeps
+//     4 * QR head vectors in private memory, which WGSL caps at 8 KiB).
+//   - Causality inside a 4 x 4 tile: past the group's last row, indices are clamped to it (the
+//     future is never read); a key after a row is selected out of that row's max, weight and sums
+//     (`select`, never a multiply, so a NaN there cannot leak in).
+//   - Sizes (B, T, NH, scale) come from a uniform buffer: one pipeline per head size serves every
+//     B and T.
 //
-// The loops over a head's channels run to `hs`, which equals HS but is computed at run time (see
-// runtime_hs) so the compiler cannot see a constant trip count. With constant bounds, LLVM-based
-// software adapters unroll every channel loop and then take seconds to a minute per pipeline
-// (lavapipe, measured: backward compile 3 s at HS = 12, 50 s at HS = 32; with `hs`, 0.2-0.5 s).
-// The price on hardware: dynamically indexed private arrays live in (cached) local memory rather
-// than registers; a kernel tuned for hardware would tile keys through workgroup memory instead.
+// Arrays declared inside a loop are initialised explicitly (`= array<...>()`): on Dawn + lavapipe a
+// `var a: array<...>;` in a loop body kept its values from the previous iteration (WGSL says it
+// is zeroed at each declaration).
 //
 // Rows are numbered row = (b * NH + h) * T + t, the layout of lse; dispatches of more than 65535
 // workgroups are folded with gpu.grid() and recovered with wg_linear().
 
 const HS: u32 = ${HS}u;       // head size (template define)
-
-override B: u32;
-override T: u32;
-override NH: u32;
-override SCALE: f32;          // 1 / sqrt(HS)
-
+const HS4: u32 = ${HS4}u;     // ceil(HS / 4): vec4s per head vector (template define)
+const QR: u32 = ${QR}u;       // rows per invocation: 4, fewer for large heads (template define)
 const WG: u32 = 64u;
+const KB: u32 = 4u;           // keys (or queries) per block of the inner loops
+const LOWEST: f32 = -3.402823466e38;
 
-// HS, as a value the compiler cannot constant-fold (num_workgroups is never 0 in a dispatch that
-// runs), so channel loops are not unrolled; see the header.
-fn runtime_hs(nwg: vec3<u32>) -> u32 {
-  return select(HS, 0u, nwg.z == 0u);
+// HS4 as a value the compiler cannot constant-fold (num_workgroups is never 0 in a dispatch that
+// runs), so the channel loops are not unrolled: with constant trip counts, LLVM-based software
+// adapters unroll them and then take seconds to minutes per pipeline (lavapipe: 100 s for the
+// backward at HS = 64).
+fn runtime_hs4(nwg: vec3<u32>) -> u32 {
+  return select(HS4, 0u, nwg.z == 0u);
+}
+
+struct Dims {
+  b: u32,
+  t: u32,
+  nh: u32,
+  scale: f32,  // 1 / sqrt(HS)
 }
 
 // ---------------------------------------------------------------- forward
-@group(0) @binding(0) var<storage, read_write> att_out: array<f32>;  // (B, T, C)
+// 0 out (B,T,C) rw   1 lse (B,NH,T) rw   2 qkv (B,T,3C)   3 dims
 @group(0) @binding(1) var<storage, read_write> lse_out: array<f32>;  // (B, NH, T)
+@group(0) @binding(3) var<uniform> fw: Dims;
+#if ${VEC4}
+@group(0) @binding(0) var<storage, read_write> att_out: array<vec4<f32>>;  // (B, T, C)
+@group(0) @binding(2) var<storage, read> qkv: array<vec4<f32>>;            // (B, T, 3C)
+// vec4 i of the head vector starting at element `base` (a multiple of 4)
+fn qkv4(base: u32, i: u32) -> vec4<f32> { return qkv[(base >> 2u) + i]; }
+fn out_store(base: u32, i: u32, v: vec4<f32>) { att_out[(base >> 2u) + i] = v; }
+#else
+@group(0) @binding(0) var<storage, read_write> att_out: array<f32>;  // (B, T, C)
 @group(0) @binding(2) var<storage, read> qkv: array<f32>;            // (B, T, 3C)
-
-// Index of channel 0 of head h's slice of q at (b, t); k and v follow at +C and +2C.
-fn qkv_base(b: u32, t: u32, h: u32) -> u32 {
-  return (b * T + t) * 3u * NH * HS + h * HS;
+fn qkv4(base: u32, i: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var q = 0u; q < 4u; q++) { if (4u * i + q < HS) { v[q] = qkv[base + 4u * i + q]; } }
+  return v;
 }
+fn out_store(base: u32, i: u32, v: vec4<f32>) {
+  for (var q = 0u; q < 4u; q++) { if (4u * i + q < HS) { att_out[base + 4u * i + q] = v[q]; } }
+}
+#endif
 
+// One invocation per group of QR query rows t0 .. t0 + QR - 1 of one (b, h): online softmax over
+// keys 0 .. t, KB = 4 keys at a time; the QR x 4 scores of a block live in registers, and each
+// loaded key / value vec4 serves all QR rows.
 @compute @workgroup_size(64)
 fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                      @builtin(local_invocation_index) lid: u32) {
-  let row = wg_linear(wid, nwg) * WG + lid;
-  if (row >= B * NH * T) { return; }
-  let t = row % T;
-  let bh = row / T;
+  let T = fw.t;
+  let NH = fw.nh;
+  let TG = (T + QR - 1u) / QR;   // row groups per (b, h)
+  let inv = wg_linear(wid, nwg) * WG + lid;
+  if (inv >= fw.b * NH * TG) { return; }
+  let t0 = (inv % TG) * QR;
+  let bh = inv / TG;
   let h = bh % NH;
   let b = bh / NH;
   let C = NH * HS;
-  let hs = runtime_hs(nwg);   // == HS
+  let C3 = 3u * C;
+  let hs4 = runtime_hs4(nwg);         // == HS4
+  let tlast = min(t0 + QR - 1u, T - 1u);  // the group's last row that exists
+  let k0 = b * T * C3 + C + h * HS;   // head h's key at position 0; its value follows at +C
 
-  var q: array<f32, HS>;
-  var acc: array<f32, HS>;   // sum_s exp(s_ts - m) v_s, rescaled whenever the running max m grows
-  let qb = qkv_base(b, t, h);
-  for (var i = 0u; i < hs; i++) { q[i] = qkv[qb + i]; }
-
-  // online softmax over keys s = 0 .. t; key 0 always exists, so start from it (no -inf needed)
-  var m = 0.0;   // running max of the scores
-  var l = 0.0;   // running sum of exp(score - m)
-  for (var s = 0u; s <= t; s++) {
-    let kb = qkv_base(b, s, h) + C;
-    var score = 0.0;
-    for (var i = 0u; i < hs; i++) { score = fma(q[i], qkv[kb + i], score); }
-    score *= SCALE;
-    if (s == 0u) {
-      m = score;
-    } else if (score > m) {
-      let corr = exp(m - score);
-      l *= corr;
-      for (var i = 0u; i < hs; i++) { acc[i] *= corr; }
-      m = score;
-    }
-    let p = exp(score - m);
-    l += p;
-    let vb = kb + C;
-    for (var i = 0u; i < hs; i++) { acc[i] = fma(p, qkv[vb + i], acc[i]); }
+  var q: array<vec4<f32>, QR * HS4>;    // q[r * HS4 + i]: vec4 i of row t0 + r, times scale
+  var acc: array<vec4<f32>, QR * HS4>;  // sum_s exp(s_ts - m) v_s per row
+  for (var r = 0u; r < QR; r++) {
+    let qb = (b * T + min(t0 + r, tlast)) * C3 + h * HS;
+    for (var i = 0u; i < hs4; i++) { q[r * HS4 + i] = qkv4(qb, i) * fw.scale; }
   }
 
-  let ob = (b * T + t) * C + h * HS;
-  let inv = 1.0 / l;
-  for (var i = 0u; i < hs; i++) { att_out[ob + i] = acc[i] * inv; }
-  lse_out[row] = m + log(l);
+  // keys past the group's last row are clamped to it (never reading the future); per row, keys
+  // after the row are selected out (their weight is exactly 0 and they never touch the sums)
+  var m = vec4<f32>(LOWEST);  // running max of the scores, per row
+  var l = vec4<f32>(0.0);     // running sum of exp(score - m), per row
+  for (var s0 = 0u; s0 <= tlast; s0 += KB) {
+    let kb = k0 + vec4<u32>(min(s0, tlast), min(s0 + 1u, tlast), min(s0 + 2u, tlast), min(s0 + 3u, tlast)) * C3;
+    var sc = array<vec4<f32>, QR>();  // sc[r][j] = q_(t0+r) . k_(s0+j)
+    for (var i = 0u; i < hs4; i++) {
+      let k_0 = qkv4(kb.x, i);
+      let k_1 = qkv4(kb.y, i);
+      let k_2 = qkv4(kb.z, i);
+      let k_3 = qkv4(kb.w, i);
+      for (var r = 0u; r < QR; r++) {
+        let qi = q[r * HS4 + i];
+        sc[r] += vec4<f32>(dot(qi, k_0), dot(qi, k_1), dot(qi, k_2), dot(qi, k_3));
+      }
+    }
+    var p = array<vec4<f32>, QR>();
+    var valid: array<vec4<bool>, QR>;
+    var corr = vec4<f32>(1.0);
+    for (var r = 0u; r < QR; r++) {
+      valid[r] = vec4<u32>(s0, s0 + 1u, s0 + 2u, s0 + 3u) <= vec4<u32>(t0 + r);
+      let x = select(vec4<f32>(LOWEST), sc[r], valid[r]);
+      let m_new = max(m[r], max(max(x.x, x.y), max(x.z, x.w)));
+      corr[r] = exp(m[r] - m_new);
+      p[r] = select(vec4<f32>(0.0), exp(x - m_new), valid[r]);
+      l[r] = l[r] * corr[r] + (p[r].x + p[r].y) + (p[r].z + p[r].w);
+      m[r] = m_new;
+    }
+    for (var i = 0u; i < hs4; i++) {
+      let v_0 = qkv4(kb.x + C, i);
+      let v_1 = qkv4(kb.y + C, i);
+      let v_2 = qkv4(kb.z + C, i);
+      let v_3 = qkv4(kb.w + C, i);
+      for (var r = 0u; r < QR; r++) {
+        var a = acc[r * HS4 + i] * corr[r];
+        a = select(a, fma(vec4<f32>(p[r].x), v_0, a), valid[r].x);
+        a = select(a, fma(vec4<f32>(p[r].y), v_1, a), valid[r].y);
+        a = select(a, fma(vec4<f32>(p[r].z), v_2, a), valid[r].z);
+        a = select(a, fma(vec4<f32>(p[r].w), v_3, a), valid[r].w);
+        acc[r * HS4 + i] = a;
+      }
+    }
+  }
+
+  for (var r = 0u; r < QR; r++) {
+    let t = t0 + r;
+    if (t < T) {
+      let ob = (b * T + t) * C + h * HS;
+      let inv_l = 1.0 / l[r];
+      for (var i = 0u; i < hs4; i++) { out_store(ob, i, acc[r * HS4 + i] * inv_l); }
+      lse_out[bh * T + t] = m[r] + log(l[r]);
+    }
+  }
 }
 
 // ---------------------------------------------------------------- backward
-// Both backward entry points use these bindings; the dq pass writes channels [0, C) of each dqkv
-// row, the dkv pass channels [C, 3C), so the two dispatches never touch the same element.
+//   attention_backward_dq    0 dqkv (B,T,3C) rw  1 dout (B,T,C)  2 qkv (B,T,3C)  3 out (B,T,C)
+//                            4 lse (B,NH,T)      5 D (B,NH,T) rw  6 dims
+//   attention_backward_dkv   0 dqkv (B,T,3C) rw  1 dout (B,T,C)  2 qkv (B,T,3C)
+//                            3 lse (B,NH,T)      4 D (B,NH,T)     5 dims
+// The dq pass writes channels [0, C) of each dqkv row and D, the dkv pass channels [C, 3C) and
+// reads D, so the two dispatches never touch the same dqkv element.
+#if ${VEC4}
+@group(0) @binding(0) var<storage, read_write> dqkv: array<vec4<f32>>;  // (B, T, 3C)
+@group(0) @binding(1) var<storage, read> dout: array<vec4<f32>>;        // (B, T, C)
+@group(0) @binding(2) var<storage, read> qkv_in: array<vec4<f32>>;      // (B, T, 3C)
+@group(0) @binding(3) var<storage, read> out_in: array<vec4<f32>>;      // (B, T, C)
+fn qkv_in4(base: u32, i: u32) -> vec4<f32> { return qkv_in[(base >> 2u) + i]; }
+fn dout4(base: u32, i: u32) -> vec4<f32> { return dout[(base >> 2u) + i]; }
+fn out_in4(base: u32, i: u32) -> vec4<f32> { return out_in[(base >> 2u) + i]; }
+fn dqkv_add(base: u32, i: u32, v: vec4<f32>) { dqkv[(base >> 2u) + i] += v; }
+#else
 @group(0) @binding(0) var<storage, read_write> dqkv: array<f32>;  // (B, T, 3C)
 @group(0) @binding(1) var<storage, read> dout: array<f32>;        // (B, T, C)
 @group(0) @binding(2) var<storage, read> qkv_in: array<f32>;      // (B, T, 3C)
 @group(0) @binding(3) var<storage, read> out_in: array<f32>;      // (B, T, C)
-@group(0) @binding(4) var<storage, read> lse_in: array<f32>;      // (B, NH, T)
+fn qkv_in4(base: u32, i: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var q = 0u; q < 4u; q++) { if (4u * i + q < HS) { v[q] = qkv_in[base + 4u * i + q]; } }
+  return v;
+}
+fn dout4(base: u32, i: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var q = 0u; q < 4u; q++) { if (4u * i + q < HS) { v[q] = dout[base + 4u * i + q]; } }
+  return v;
+}
+fn out_in4(base: u32, i: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var q = 0u; q < 4u; q++) { if (4u * i + q < HS) { v[q] = out_in[base + 4u * i + q]; } }
+  return v;
+}
+fn dqkv_add(base: u32, i: u32, v: vec4<f32>) {
+  for (var q = 0u; q < 4u; q++) { if (4u * i + q < HS) { dqkv[base + 4u * i + q] += v[q]; } }
+}
+#endif
 
-// One invocation per query row (b, h, t): dq_t += scale * sum_{s<=t} dS_ts k_s.
+// attention_backward_dq only
+@group(0) @binding(4) var<storage, read> lse_in: array<f32>;       // (B, NH, T)
+@group(0) @binding(5) var<storage, read_write> d_out: array<f32>;  // (B, NH, T)
+@group(0) @binding(6) var<uniform> bw: Dims;
+// attention_backward_dkv only
+@group(0) @binding(3) var<storage, read> kv_lse: array<f32>;       // (B, NH, T)
+@group(0) @binding(4) var<storage, read> kv_d: array<f32>;         // (B, NH, T)
+@group(0) @binding(5) var<uniform> kv: Dims;
+
+// One invocation per group of QR query rows of one (b, h): dq_t += scale * sum_{s<=t} dS_ts k_s,
+// and D_t = dout_t . out_t stored for the key pass. Keys KB = 4 at a time, as in the forward.
 @compute @workgroup_size(64)
 fn attention_backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                          @builtin(local_invocation_index) lid: u32) {
-  let row = wg_linear(wid, nwg) * WG + lid;
-  if (row >= B * NH * T) { return; }
-  let t = row % T;
-  let bh = row / T;
+  let T = bw.t;
+  let NH = bw.nh;
+  let scale = bw.scale;
+  let TG = (T + QR - 1u) / QR;
+  let inv = wg_linear(wid, nwg) * WG + lid;
+  if (inv >= bw.b * NH * TG) { return; }
+  let t0 = (inv % TG) * QR;
+  let bh = inv / TG;
   let h = bh % NH;
   let b = bh / NH;
   let C = NH * HS;
-  let hs = runtime_hs(nwg);   // == HS
+  let C3 = 3u * C;
+  let hs4 = runtime_hs4(nwg);   // == HS4
+  let tlast = min(t0 + QR - 1u, T - 1u);
+  let k0 = b * T * C3 + C + h * HS;
 
-  var q: array<f32, HS>;
-  var dO: array<f32, HS>;
-  var dq: array<f32, HS>;
-  let qb = qkv_base(b, t, h);
-  let ob = (b * T + t) * C + h * HS;
-  var D = 0.0;   // dout_t . out_t
-  for (var i = 0u; i < hs; i++) {
-    q[i] = qkv_in[qb + i];
-    dO[i] = dout[ob + i];
-    D = fma(dO[i], out_in[ob + i], D);
-  }
-  let L = lse_in[row];
-
-  for (var s = 0u; s <= t; s++) {
-    let kb = qkv_base(b, s, h) + C;
-    let vb = kb + C;
-    var score = 0.0;
-    var dp = 0.0;   // dout_t . v_s
-    for (var i = 0u; i < hs; i++) {
-      score = fma(q[i], qkv_in[kb + i], score);
-      dp = fma(dO[i], qkv_in[vb + i], dp);
+  var q: array<vec4<f32>, QR * HS4>;   // rows t0 + r, times scale
+  var dO: array<vec4<f32>, QR * HS4>;
+  var dq: array<vec4<f32>, QR * HS4>;
+  var D = vec4<f32>(0.0);   // dout_t . out_t per row
+  var L = vec4<f32>(0.0);   // lse per row
+  for (var r = 0u; r < QR; r++) {
+    let t = min(t0 + r, tlast);
+    let qb = (b * T + t) * C3 + h * HS;
+    let ob = (b * T + t) * C + h * HS;
+    var dd = vec4<f32>(0.0);
+    for (var i = 0u; i < hs4; i++) {
+      q[r * HS4 + i] = qkv_in4(qb, i) * scale;
+      let d = dout4(ob, i);
+      dO[r * HS4 + i] = d;
+      dd = fma(d, out_in4(ob, i), dd);
     }
-    let p = exp(SCALE * score - L);
-    let ds = p * (dp - D);
-    for (var i = 0u; i < hs; i++) { dq[i] = fma(ds, qkv_in[kb + i], dq[i]); }
+    D[r] = (dd.x + dd.y) + (dd.z + dd.w);
+    L[r] = lse_in[bh * T + t];
+    if (t0 + r < T) { d_out[bh * T + t0 + r] = D[r]; }
   }
 
-  for (var i = 0u; i < hs; i++) { dqkv[qb + i] += SCALE * dq[i]; }
+  for (var s0 = 0u; s0 <= tlast; s0 += KB) {
+    let kb = k0 + vec4<u32>(min(s0, tlast), min(s0 + 1u, tlast), min(s0 + 2u, tlast), min(s0 + 3u, tlast)) * C3;
+    var sc = array<vec4<f32>, QR>();
+    var dp = array<vec4<f32>, QR>();  // dp[r][j] = dout_(t0+r) . v_(s0+j)
+    for (var i = 0u; i < hs4; i++) {
+      let k_0 = qkv_in4(kb.x, i);
+      let k_1 = qkv_in4(kb.y, i);
+      let k_2 = qkv_in4(kb.z, i);
+      let k_3 = qkv_in4(kb.w, i);
+      let v_0 = qkv_in4(kb.x + C, i);
+      let v_1 = qkv_in4(kb.y + C, i);
+      let v_2 = qkv_in4(kb.z + C, i);
+      let v_3 = qkv_in4(kb.w + C, i);
+      for (var r = 0u; r < QR; r++) {
+        let qi = q[r * HS4 + i];
+        let di = dO[r * HS4 + i];
+        sc[r] += vec4<f32>(dot(qi, k_0), dot(qi, k_1), dot(qi, k_2), dot(qi, k_3));
+        dp[r] += vec4<f32>(dot(di, v_0), dot(di, v_1), dot(di, v_2), dot(di, v_3));
+      }
+    }
+    var ds = array<vec4<f32>, QR>();
+    for (var r = 0u; r < QR; r++) {
+      let valid = vec4<u32>(s0, s0 + 1u, s0 + 2u, s0 + 3u) <= vec4<u32>(t0 + r);
+      ds[r] = select(vec4<f32>(0.0), exp(sc[r] - L[r]) * (dp[r] - D[r]), valid);
+    }
+    for (var i = 0u; i < hs4; i++) {
+      let k_0 = qkv_in4(kb.x, i);
+      let k_1 = qkv_in4(kb.y, i);
+      let k_2 = qkv_in4(kb.z, i);
+      let k_3 = qkv_in4(kb.w, i);
+      for (var r = 0u; r < QR; r++) {
+        var a = dq[r * HS4 + i];
+        a = fma(vec4<f32>(ds[r].x), k_0, a);
+        a = fma(vec4<f32>(ds[r].y), k_1, a);
+        a = fma(vec4<f32>(ds[r].z), k_2, a);
+        a = fma(vec4<f32>(ds[r].w), k_3, a);
+        dq[r * HS4 + i] = a;
+      }
+    }
+  }
+
+  for (var r = 0u; r < QR; r++) {
+    if (t0 + r < T) {
+      let qb = (b * T + t0 + r) * C3 + h * HS;
+      for (var i = 0u; i < hs4; i++) { dqkv_add(qb, i, scale * dq[r * HS4 + i]); }
+    }
+  }
 }
 
-// One invocation per key row (b, h, s): dk_s += scale * sum_{t>=s} dS_ts q_t, dv_s += sum P_ts dout_t.
+// One invocation per group of QR key rows s0 .. s0 + QR - 1 of one (b, h):
+// dk_s += scale * sum_{t>=s} dS_ts q_t, dv_s += sum_{t>=s} P_ts dout_t. Queries KB = 4 at a time
+// (indices past T - 1 clamped, their weights selected to 0); the QR x 4 tile of P and dS lives in
+// registers, and each loaded query / dout vec4 serves all QR keys.
 @compute @workgroup_size(64)
 fn attention_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                           @builtin(local_invocation_index) lid: u32) {
-  let row = wg_linear(wid, nwg) * WG + lid;
-  if (row >= B * NH * T) { return; }
-  let s = row % T;
-  let bh = row / T;
+  let T = kv.t;
+  let NH = kv.nh;
+  let scale = kv.scale;
+  let TG = (T + QR - 1u) / QR;
+  let inv = wg_linear(wid, nwg) * WG + lid;
+  if (inv >= kv.b * NH * TG) { return; }
+  let s0 = (inv % TG) * QR;
+  let bh = inv / TG;
   let h = bh % NH;
   let b = bh / NH;
   let C = NH * HS;
-  let hs = runtime_hs(nwg);   // == HS
+  let C3 = 3u * C;
+  let hs4 = runtime_hs4(nwg);   // == HS4
+  let slast = min(s0 + QR - 1u, T - 1u);
+  let q0 = b * T * C3 + h * HS;   // head h's query at position 0
+  let o0 = b * T * C + h * HS;    // and its dout
 
-  var k: array<f32, HS>;
-  var v: array<f32, HS>;
-  var dk: array<f32, HS>;
-  var dv: array<f32, HS>;
-  let kb = qkv_base(b, s, h) + C;
-  let vb = kb + C;
-  for (var i = 0u; i < hs; i++) {
-    k[i] = qkv_in[kb + i];
-    v[i] = qkv_in[vb + i];
-  }
-
-  for (var t = s; t < T; t++) {
-    let qb = qkv_base(b, t, h);
-    let ob = (b * T + t) * C + h * HS;
-    var score = 0.0;
-    var dp = 0.0;   // dout_t . v_s
-    var D = 0.0;    // dout_t . out_t, recomputed here instead of kept in a scratch buffer
-    for (var i = 0u; i < hs; i++) {
-      let d = dout[ob + i];
-      score = fma(qkv_in[qb + i], k[i], score);
-      dp = fma(d, v[i], dp);
-      D = fma(d, out_in[ob + i], D);
-    }
-    let p = exp(SCALE * score - lse_in[bh * T + t]);
-    let ds = p * (dp - D);
-    for (var i = 0u; i < hs; i++) {
-      dk[i] = fma(ds, qkv_in[qb + i], dk[i]);
-      dv[i] = fma(p, dout[ob + i], dv[i]);
+  var k: array<vec4<f32>, QR * HS4>;   // keys s0 + j, times scale
+  var v: array<vec4<f32>, QR * HS4>;
+  var dk: array<vec4<f32>, QR * HS4>;
+  var dv: array<vec4<f32>, QR * HS4>;
+  for (var j = 0u; j < QR; j++) {
+    let kb = (b * T + min(s0 + j, slast)) * C3 + C + h * HS;
+    for (var i = 0u; i < hs4; i++) {
+      k[j * HS4 + i] = qkv_in4(kb, i) * scale;
+      v[j * HS4 + i] = qkv_in4(kb + C, i);
     }
   }
 
-  for (var i = 0u; i < hs; i++) {
-    dqkv[kb + i] += SCALE * dk[i];
-    dqkv[vb + i] += dv[i];
+  let last = T - 1u;
+  for (var t0 = s0; t0 < T; t0 += KB) {
+    let tq = vec4<u32>(min(t0, last), min(t0 + 1u, last), min(t0 + 2u, last), min(t0 + 3u, last));
+    let qb = q0 + tq * C3;
+    let ob = o0 + tq * C;
+    var sc = array<vec4<f32>, QR>();  // sc[j][x] = q_(t0+x) . k_(s0+j)
+    var dp = array<vec4<f32>, QR>();  // dp[j][x] = dout_(t0+x) . v_(s0+j)
+    for (var i = 0u; i < hs4; i++) {
+      let q_0 = qkv_in4(qb.x, i);
+      let q_1 = qkv_in4(qb.y, i);
+      let q_2 = qkv_in4(qb.z, i);
+      let q_3 = qkv_in4(qb.w, i);
+      let o_0 = dout4(ob.x, i);
+      let o_1 = dout4(ob.y, i);
+      let o_2 = dout4(ob.z, i);
+      let o_3 = dout4(ob.w, i);
+      for (var j = 0u; j < QR; j++) {
+        let ki = k[j * HS4 + i];
+        let vi = v[j * HS4 + i];
+        sc[j] += vec4<f32>(dot(q_0, ki), dot(q_1, ki), dot(q_2, ki), dot(q_3, ki));
+        dp[j] += vec4<f32>(dot(o_0, vi), dot(o_1, vi), dot(o_2, vi), dot(o_3, vi));
+      }
+    }
+    let rows = bh * T + tq;
+    let L = vec4<f32>(kv_lse[rows.x], kv_lse[rows.y], kv_lse[rows.z], kv_lse[rows.w]);
+    let D = vec4<f32>(kv_d[rows.x], kv_d[rows.y], kv_d[rows.z], kv_d[rows.w]);
+    let t = vec4<u32>(t0, t0 + 1u, t0 + 2u, t0 + 3u);
+    var p = array<vec4<f32>, QR>();
+    var ds = array<vec4<f32>, QR>();
+    for (var j = 0u; j < QR; j++) {
+      let valid = (t <= vec4<u32>(last)) & (t >= vec4<u32>(s0 + j));
+      p[j] = select(vec4<f32>(0.0), exp(sc[j] - L), valid);
+      ds[j] = select(vec4<f32>(0.0), p[j] * (dp[j] - D), valid);
+    }
+    for (var i = 0u; i < hs4; i++) {
+      let q_0 = qkv_in4(qb.x, i);
+      let q_1 = qkv_in4(qb.y, i);
+      let q_2 = qkv_in4(qb.z, i);
+      let q_3 = qkv_in4(qb.w, i);
+      let o_0 = dout4(ob.x, i);
+      let o_1 = dout4(ob.y, i);
+      let o_2 = dout4(ob.z, i);
+      let o_3 = dout4(ob.w, i);
+      for (var j = 0u; j < QR; j++) {
+        var a = dk[j * HS4 + i];
+        a = fma(vec4<f32>(ds[j].x), q_0, a);
+        a = fma(vec4<f32>(ds[j].y), q_1, a);
+        a = fma(vec4<f32>(ds[j].z), q_2, a);
+        a = fma(vec4<f32>(ds[j].w), q_3, a);
+        dk[j * HS4 + i] = a;
+        var c = dv[j * HS4 + i];
+        c = fma(vec4<f32>(p[j].x), o_0, c);
+        c = fma(vec4<f32>(p[j].y), o_1, c);
+        c = fma(vec4<f32>(p[j].z), o_2, c);
+        c = fma(vec4<f32>(p[j].w), o_3, c);
+        dv[j * HS4 + i] = c;
+      }
+    }
+  }
+
+  for (var j = 0u; j < QR; j++) {
+    if (s0 + j < T) {
+      let kb = (b * T + s0 + j) * C3 + C + h * HS;
+      for (var i = 0u; i < hs4; i++) {
+        dqkv_add(kb, i, scale * dk[j * HS4 + i]);
+        dqkv_add(kb + C, i, dv[j * HS4 + i]);
+      }
+    }
   }
 }
 
@@ -217,16 +433,20 @@ fn attention_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wo
 // One new query at position pos (read from decode_pos) against a KV cache (T_max, 3C) laid out
 // like the training qkv activation (q | k | v per row). The caller writes the new token's qkv row
 // into the cache at `pos` first. One invocation per head: online softmax over keys 0..pos; the
-// future (rows > pos, stale or unwritten) is never read.
+// future (rows > pos, stale or unwritten) is never read. Element by element (one row per token).
+// 0 out (C) rw   1 cache (T_max, 3C)   2 pos (1) u32   3 dims (B = 1, T = T_max, NH, scale)
 @group(0) @binding(0) var<storage, read_write> dec_out: array<f32>;  // (C)
 @group(0) @binding(1) var<storage, read> kv_cache: array<f32>;       // (T_max, 3C)
 @group(0) @binding(2) var<storage, read> decode_pos: array<u32>;     // (1)
+@group(0) @binding(3) var<uniform> dec: Dims;
 
 @compute @workgroup_size(64)
 fn attention_decode(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let h = gid.x;
+  let NH = dec.nh;
   if (h >= NH) { return; }
-  let hs = runtime_hs(nwg);
+  // HS as a value the compiler cannot fold, so the channel loops stay loops (fast compile)
+  let hs = select(HS, 0u, nwg.z == 0u);
   let C = NH * HS;
   let pos = decode_pos[0];
   let q_off = pos * 3u * C + h * HS;
@@ -237,7 +457,7 @@ fn attention_decode(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     let k_off = s * 3u * C + C + h * HS;
     var dot = 0.0;
     for (var i = 0u; i < hs; i++) { dot += kv_cache[q_off + i] * kv_cache[k_off + i]; }
-    let score = dot * SCALE;
+    let score = dot * dec.scale;
     let m_new = max(m, score);
     let corr = exp(m - m_new);
     let p = exp(score - m_new);

@@ -15,9 +15,10 @@
 //   them: the code that uploads them (the data loader / GPT.forward) must reject them on the host.
 //
 // Entry points and bindings (binding order = the wrapper's argument order):
-//   crossentropy           0 losses (N) rw  1 dlogits (N,V) rw  2 logits (N,V)  3 targets (N) i32  4 scale (1)
+//   crossentropy           0 losses (N) rw  1 dlogits (N,V) rw  2 logits (N,V)  3 targets (N) i32  4 scale (1)  5 dims
 //   crossentropy_inplace   0 losses (N) rw  1 dlogits (N,V) rw, holding the logits on entry
-//                          2 targets (N) i32  3 scale (1)
+//                          2 targets (N) i32  3 scale (1)  4 dims
+//   dims: (N, V) in a uniform buffer, so one pipeline serves every shape.
 //   WebGPU forbids binding one buffer range both read_write and read-only in one dispatch, so the
 //   in-place form (dlogits overwrites logits to save N*V floats) is a second entry point with one
 //   binding for both. The two entry points are the same code except where the logits are read.
@@ -33,9 +34,17 @@
 // that owns column t reads logits[n,t] and writes the loss in program order before it overwrites
 // that element, so the in-place form needs no further synchronisation. Rows are folded with
 // wg_linear, so N may exceed 65535.
+//
+// Small vocabularies (V <= ROWS_MAX_V, the wrapper's choice): crossentropy_rows and
+// crossentropy_rows_inplace run one INVOCATION per row instead (same bindings, same math, the
+// row's elements in order). With V = 99, a workgroup per row keeps 62 of 64 invocations busy
+// merging the 64 partial pairs (64 x 64 reads of workgroup memory per row), which on CPU adapters
+// costs more than the row itself.
 
-override N: u32;   // rows
-override V: u32;   // vocabulary
+struct Dims {
+  n: u32,   // rows
+  v: u32,   // vocabulary
+}
 
 const WG: u32 = 64u;
 const LOWEST: f32 = -3.402823466e38;  // most negative f32: the max of an empty set
@@ -64,7 +73,7 @@ fn wg_max_sum(st: vec2<f32>, lid: u32) -> vec2<f32> {
 }
 
 // The target column of a row, or V when the row carries no loss (negative or out of range).
-fn target_col(t: i32) -> u32 {
+fn target_col(t: i32, V: u32) -> u32 {
   if (t < 0 || u32(t) >= V) { return V; }
   return u32(t);
 }
@@ -77,14 +86,17 @@ fn target_col(t: i32) -> u32 {
 @group(0) @binding(2) var<storage, read> ce_logits: array<f32>;   // (N,V)
 @group(0) @binding(3) var<storage, read> ce_targets: array<i32>;  // (N)
 @group(0) @binding(4) var<storage, read> ce_scale: array<f32>;    // (1)
+@group(0) @binding(5) var<uniform> ce_dims: Dims;
 
 @compute @workgroup_size(64)
 fn crossentropy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
+  let N = ce_dims.n;
+  let V = ce_dims.v;
   let row = wg_linear(wid, nwg);
   if (row >= N) { return; }  // uniform: the same for the whole workgroup
   let x = row * V;
-  let t = target_col(ce_targets[row]);
+  let t = target_col(ce_targets[row], V);
 
   var st = vec2<f32>(LOWEST, 0.0);
   if (t < V) {
@@ -115,14 +127,17 @@ fn crossentropy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 
 @group(0) @binding(2) var<storage, read> ip_targets: array<i32>;  // (N)
 @group(0) @binding(3) var<storage, read> ip_scale: array<f32>;    // (1)
+@group(0) @binding(4) var<uniform> ip_dims: Dims;
 
 @compute @workgroup_size(64)
 fn crossentropy_inplace(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(local_invocation_index) lid: u32) {
+  let N = ip_dims.n;
+  let V = ip_dims.v;
   let row = wg_linear(wid, nwg);
   if (row >= N) { return; }
   let x = row * V;
-  let t = target_col(ip_targets[row]);
+  let t = target_col(ip_targets[row], V);
 
   var st = vec2<f32>(LOWEST, 0.0);
   if (t < V) {
@@ -142,6 +157,68 @@ fn crossentropy_inplace(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
     let p = exp(logit - ms.x) * inv;
     if (i == t) {
       ce_losses[row] = log(ms.y) + ms.x - logit;
+      ce_dlogits[x + i] = (p - 1.0) * scale;
+    } else {
+      ce_dlogits[x + i] = p * scale;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- one invocation per row (small V)
+
+@compute @workgroup_size(64)
+fn crossentropy_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(local_invocation_index) lid: u32) {
+  let N = ce_dims.n;
+  let V = ce_dims.v;
+  let row = wg_linear(wid, nwg) * WG + lid;
+  if (row >= N) { return; }
+  let x = row * V;
+  let t = target_col(ce_targets[row], V);
+  if (t >= V) {
+    ce_losses[row] = 0.0;
+    for (var i = 0u; i < V; i++) { ce_dlogits[x + i] = 0.0; }
+    return;
+  }
+  var st = vec2<f32>(LOWEST, 0.0);
+  for (var i = 0u; i < V; i++) { st = online_add(st, ce_logits[x + i]); }
+  let scale = ce_scale[0];
+  let inv = 1.0 / st.y;
+  for (var i = 0u; i < V; i++) {
+    let logit = ce_logits[x + i];
+    let p = exp(logit - st.x) * inv;
+    if (i == t) {
+      ce_losses[row] = log(st.y) + st.x - logit;
+      ce_dlogits[x + i] = (p - 1.0) * scale;
+    } else {
+      ce_dlogits[x + i] = p * scale;
+    }
+  }
+}
+
+@compute @workgroup_size(64)
+fn crossentropy_rows_inplace(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                             @builtin(local_invocation_index) lid: u32) {
+  let N = ip_dims.n;
+  let V = ip_dims.v;
+  let row = wg_linear(wid, nwg) * WG + lid;
+  if (row >= N) { return; }
+  let x = row * V;
+  let t = target_col(ip_targets[row], V);
+  if (t >= V) {
+    ce_losses[row] = 0.0;
+    for (var i = 0u; i < V; i++) { ce_dlogits[x + i] = 0.0; }
+    return;
+  }
+  var st = vec2<f32>(LOWEST, 0.0);
+  for (var i = 0u; i < V; i++) { st = online_add(st, ce_dlogits[x + i]); }
+  let scale = ip_scale[0];
+  let inv = 1.0 / st.y;
+  for (var i = 0u; i < V; i++) {
+    let logit = ce_dlogits[x + i];  // read, then overwritten by this same invocation
+    let p = exp(logit - st.x) * inv;
+    if (i == t) {
+      ce_losses[row] = log(st.y) + st.x - logit;
       ce_dlogits[x + i] = (p - 1.0) * scale;
     } else {
       ce_dlogits[x + i] = p * scale;

@@ -6,8 +6,12 @@
 //   gelu_forward    out  (N)  = gelu(inp)
 //   gelu_backward   dinp (N) += gelu'(inp) * dout
 //
-// N is the element count of a tensor of any shape ((B,T,4C) in the MLP). One invocation per
-// element, 256 per workgroup; more than 65535 workgroups are folded into (x, y) (wg_linear).
+// N is the element count of a tensor of any shape ((B,T,4C) in the MLP). When N % 4 == 0 (template
+// define VEC4) the tensors are bound as arrays of vec4 and each invocation handles 4 elements (on
+// CPU adapters every storage load is paid per SIMD lane, so a vec4 load costs about one scalar
+// load); otherwise one element. n, the number of such units, comes from a uniform buffer, so one
+// pipeline serves every size. 256 invocations per workgroup; more than 65535 workgroups are folded
+// into (x, y) (wg_linear).
 //
 // tanh: WGSL lets an implementation compute tanh(u) as (e^2u - 1) / (e^2u + 1), which is inf/inf
 // = NaN once e^2u overflows (|u| > ~44). tanh(10) = 1 - 4e-9 already rounds to 1 in fp32, so the
@@ -15,28 +19,38 @@
 // derivative's tanh' term (< 2e-7) is taken as 0, which also keeps x^2 from overflowing into
 // 0 * inf for huge |x|.
 
-override N: u32;
-
 const WG: u32 = 256u;
 const GELU_SCALE: f32 = 0.7978845608028654;  // sqrt(2/pi)
 const GELU_CUBIC: f32 = 0.044715;
 const TANH_CLAMP: f32 = 10.0;
 
-@group(0) @binding(0) var<storage, read_write> out: array<f32>;   // (N)  gelu_forward
-@group(0) @binding(0) var<storage, read_write> dinp: array<f32>;  // (N)  gelu_backward
-@group(0) @binding(1) var<storage, read> inp: array<f32>;         // (N)
-@group(0) @binding(2) var<storage, read> dout: array<f32>;        // (N)  gelu_backward
+#if ${VEC4}
+alias F = vec4<f32>;   // 4 elements per invocation
+#else
+alias F = f32;
+#endif
+
+struct Dims {
+  n: u32,   // number of F units: N / 4 when VEC4, else N
+}
+
+@group(0) @binding(0) var<storage, read_write> out: array<F>;   // (N)  gelu_forward
+@group(0) @binding(0) var<storage, read_write> dinp: array<F>;  // (N)  gelu_backward
+@group(0) @binding(1) var<storage, read> inp: array<F>;         // (N)
+@group(0) @binding(2) var<uniform> fw: Dims;                    //      gelu_forward
+@group(0) @binding(2) var<storage, read> dout: array<F>;        // (N)  gelu_backward
+@group(0) @binding(3) var<uniform> bw: Dims;                    //      gelu_backward
 
 // u = sqrt(2/pi) (x + 0.044715 x^3), clamped to [-TANH_CLAMP, TANH_CLAMP]
-fn gelu_arg(x: f32) -> f32 {
-  return clamp(GELU_SCALE * (x + GELU_CUBIC * x * x * x), -TANH_CLAMP, TANH_CLAMP);
+fn gelu_arg(x: F) -> F {
+  return clamp(GELU_SCALE * (x + GELU_CUBIC * x * x * x), F(-TANH_CLAMP), F(TANH_CLAMP));
 }
 
 @compute @workgroup_size(256)
 fn gelu_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
   let i = wg_linear(wid, nwg) * WG + lid;
-  if (i >= N) { return; }
+  if (i >= fw.n) { return; }
   let x = inp[i];
   out[i] = 0.5 * x * (1.0 + tanh(gelu_arg(x)));
 }
@@ -45,7 +59,7 @@ fn gelu_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 fn gelu_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                  @builtin(local_invocation_index) lid: u32) {
   let i = wg_linear(wid, nwg) * WG + lid;
-  if (i >= N) { return; }
+  if (i >= bw.n) { return; }
   let x = inp[i];
   let u = gelu_arg(x);
   let th = tanh(u);
@@ -53,6 +67,6 @@ fn gelu_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   let ch = cosh(u);
   let sech2 = 1.0 / (ch * ch);
   let through_tanh = 0.5 * x * sech2 * GELU_SCALE * (1.0 + 3.0 * GELU_CUBIC * x * x);
-  let local_grad = 0.5 * (1.0 + th) + select(through_tanh, 0.0, abs(u) >= TANH_CLAMP);
+  let local_grad = 0.5 * (1.0 + th) + select(through_tanh, F(0.0), abs(u) >= F(TANH_CLAMP));
   dinp[i] += local_grad * dout[i];
 }

@@ -9,35 +9,47 @@
 // tensor after the first). Stage 2 is one invocation summing the P partials in order.
 //
 // The tensor length n is arrayLength(&grads) (the wrapper binds exactly the tensor's elements), so
-// one pipeline serves tensors of every size.
+// one pipeline serves tensors of every size; when it is a multiple of 4 (template define VEC4) the
+// tensor is read as vec4s (strided slices of vec4s; on CPU adapters a vec4 load costs about one
+// scalar load). P and whether to accumulate come from a uniform buffer.
 
-override P: u32;                        // number of partials = stage-1 invocations (multiple of 256)
-override ACCUMULATE: bool = false;      // partials += instead of =
+struct Dims {
+  p: u32,            // number of partials = stage-1 invocations (multiple of 256)
+  accumulate: u32,   // 1: partials += instead of =
+}
+
+#if ${VEC4}
+alias F = vec4<f32>;
+fn sq(g: F) -> f32 { return dot(g, g); }
+#else
+alias F = f32;
+fn sq(g: F) -> f32 { return g * g; }
+#endif
 
 // gradnorm_partials
 @group(0) @binding(0) var<storage, read_write> partials: array<f32>;  // (P)
-@group(0) @binding(1) var<storage, read> grads: array<f32>;           // (n) any shape, flat
+@group(0) @binding(1) var<storage, read> grads: array<F>;             // (n) any shape, flat
+@group(0) @binding(2) var<uniform> sizes: Dims;
 
-// gradnorm_sum (reuses slots 0 and 1)
+// gradnorm_sum (reuses slots 0..2)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;       // (1)
 @group(0) @binding(1) var<storage, read> partials_in: array<f32>;     // (P)
 
 @compute @workgroup_size(256)
 fn gradnorm_partials(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
+  let P = sizes.p;
   if (i >= P) { return; }
   let n = arrayLength(&grads);
   var sum = 0.0;
-  for (var k = i; k < n; k += P) {
-    let g = grads[k];
-    sum = fma(g, g, sum);
-  }
-  if (ACCUMULATE) { sum = partials[i] + sum; }
+  for (var k = i; k < n; k += P) { sum += sq(grads[k]); }
+  if (sizes.accumulate != 0u) { sum = partials[i] + sum; }
   partials[i] = sum;
 }
 
 @compute @workgroup_size(1)
 fn gradnorm_sum() {
+  let P = sizes.p;
   var sum = 0.0;
   for (var i = 0u; i < P; i++) {
     sum += partials_in[i];

@@ -29,27 +29,36 @@
 //      - `matmul_pack` copies op(A) and op(B)^T into scratch buffers as blocks of RP = 128 rows x
 //        KC k-values (KC <= 128, a multiple of 4), k contiguous, zero-padded: block (p, q) holds
 //        rows p*RP.. and k q*KC.. and fits one 64 KiB window.
-//      - each `matmul_windows` dispatch computes one RP x RP region of C from W (1..4) k-blocks of
-//        A and of B bound as uniform windows wa0..wa3, wb0..wb3; regions with more k-blocks take
-//        several dispatches that accumulate. Each invocation computes 8 x 8 outputs. The region's
-//        origin and sizes come from a small uniform `win` (one 256-byte slot per dispatch).
+//      - each `matmul_windows` dispatch computes one RP x RP region of C from W (1..WIN_MAX)
+//        k-blocks of A and of B bound as uniform windows wa0, wa1, wb0, wb1; regions with more
+//        k-blocks take several dispatches that accumulate. Each invocation computes 8 x 8 outputs.
+//        The region's origin and sizes, W, alpha, and whether to add the bias and accumulate come
+//        from a small uniform `win` (one 256-byte slot per dispatch), so ONE pipeline serves every
+//        product (a pipeline costs seconds of LLVM compile on lavapipe).
+//
+// Sizes and options of the general kernel and of the packing pass also come from uniform buffers
+// (`mm`, `pk`, `bb`); only the transposes of the general kernel (which pick its loop structure)
+// are override constants, and the vec4 binding types are template defines.
 //
 // Accumulation is always fp32, in a fixed order (deterministic).
 
 // ------------------------------------------------------------------------------------------------
 // 1. general kernel
 
-override M: u32;
-override N: u32;
-override K: u32;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-override ACCUMULATE: bool = false;
-override ALPHA: f32 = 1.0;
-override STRIDE_A: u32 = 0;   // elements between batches of A (0: shared across the batch)
-override STRIDE_B: u32 = 0;
-override STRIDE_C: u32 = 0;
+
+struct Mm {
+  m: u32,
+  n: u32,
+  k: u32,
+  stride_a: u32,   // elements between batches of A (0: shared across the batch)
+  stride_b: u32,
+  stride_c: u32,
+  flags: u32,      // bit 0: add bias, bit 1: accumulate into C
+  alpha: f32,
+}
+@group(0) @binding(4) var<uniform> mm: Mm;
 
 const TM: u32 = 4u;
 const TN: u32 = 4u;
@@ -73,19 +82,22 @@ fn b_vec(i: u32) -> vec4<f32> { return b_in[i >> 2u]; }
 fn b_at(i: u32) -> f32 { return b_in[i]; }
 fn b_vec(i: u32) -> vec4<f32> { return vec4<f32>(b_in[i], b_in[i + 1u], b_in[i + 2u], b_in[i + 3u]); }
 #endif
-@group(0) @binding(3) var<storage, read> bias: array<f32>;         // (N), unused unless HAS_BIAS
+@group(0) @binding(3) var<storage, read> bias: array<f32>;         // (N), unused unless flags bit 0
 
 const A_VEC4: bool = ${A_VEC4};
 const B_VEC4: bool = ${B_VEC4};
 
 @compute @workgroup_size(8, 8, 1)
 fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let M = mm.m;
+  let N = mm.n;
+  let K = mm.k;
   let row0 = gid.y * TM;
   let col0 = gid.x * TN;
   if (row0 >= M || col0 >= N) { return; }
-  let a_base = gid.z * STRIDE_A;
-  let b_base = gid.z * STRIDE_B;
-  let c_base = gid.z * STRIDE_C;
+  let a_base = gid.z * mm.stride_a;
+  let b_base = gid.z * mm.stride_b;
+  let c_base = gid.z * mm.stride_c;
 
   // clamped row/column indices: always in bounds, duplicates are computed but never stored
   var rows: array<u32, TM>;
@@ -130,16 +142,18 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
   }
 
+  let has_bias = (mm.flags & 1u) != 0u;
+  let accumulate = (mm.flags & 2u) != 0u;
   for (var i = 0u; i < TM; i++) {
     let r = row0 + i;
     if (r >= M) { break; }
     for (var j = 0u; j < TN; j++) {
       let cc = col0 + j;
       if (cc >= N) { break; }
-      var v = ALPHA * acc[i][j];
-      if (HAS_BIAS) { v += bias[cc]; }
+      var v = mm.alpha * acc[i][j];
+      if (has_bias) { v += bias[cc]; }
       let idx = c_base + r * N + cc;
-      if (ACCUMULATE) { v += c_out[idx]; }
+      if (accumulate) { v += c_out[idx]; }
       c_out[idx] = v;
     }
   }
@@ -172,20 +186,29 @@ fn b_row(b: ptr<function, array<vec4<f32>, TN>>, q: u32, base: u32, col0: u32, c
 const RP: u32 = 128u;  // rows per block (and the side of a region of C)
 
 // matmul_pack: packed (P, Q, RP, KC) = op(X)(p*RP + r, q*KC + kk), zero outside (R, K).
-// X is A (R = M, PACK_TRANS = TRANS_A: stored (K, M)) or B (R = N, PACK_TRANS = !TRANS_B: stored
-// (K, N)); it is bound where the general kernel binds A (a_in, as vec4 when A_VEC4: the contiguous
-// dimension, R if PACK_TRANS else K, is a multiple of 4). One invocation per 4 x 4 group: packed
-// rows r..r+3 x k-values kk..kk+3, written as 4 vec4s (a transpose in registers when PACK_TRANS).
-override PACK_R: u32;      // rows of op(X): M for A, N for B
-override PACK_K: u32;      // K
-override PACK_KC: u32;     // k-values per block, a multiple of 4
-override PACK_Q: u32;      // blocks along k: ceil(K / KC)
-override PACK_TRANS: bool = false;  // X stored (K, R) instead of (R, K)
+// X is A (R = M, trans = TRANS_A: stored (K, M)) or B (R = N, trans = !TRANS_B: stored (K, N));
+// it is bound where the general kernel binds A (a_in, as vec4 when A_VEC4: the contiguous
+// dimension, R if trans else K, is a multiple of 4). One invocation per 4 x 4 group: packed rows
+// r..r+3 x k-values kk..kk+3, written as 4 vec4s (a transpose in registers when trans).
+struct Pack {
+  r: u32,      // rows of op(X): M for A, N for B
+  k: u32,      // K
+  kc: u32,     // k-values per block, a multiple of 4
+  q: u32,      // blocks along k: ceil(K / KC)
+  trans: u32,  // 1: X stored (K, R) instead of (R, K)
+  four: u32,   // 4: the loops below run to it, a value the compiler cannot fold, so they stay loops
+               // with one load each instead of being unrolled into 4 or 16 (compile time on lavapipe)
+}
 @group(0) @binding(0) var<storage, read_write> packed: array<vec4<f32>>;  // (P, Q, RP, KC / 4)
+@group(0) @binding(2) var<uniform> pk: Pack;
 
 @compute @workgroup_size(64)
 fn matmul_pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                @builtin(local_invocation_index) lid: u32) {
+  let PACK_R = pk.r;
+  let PACK_K = pk.k;
+  let PACK_KC = pk.kc;
+  let PACK_Q = pk.q;
   let g = wg_linear(wid, nwg) * 64u + lid;
   let kc4 = PACK_KC / 4u;
   let per_block = (RP / 4u) * kc4;  // 4 x 4 groups per block
@@ -196,9 +219,10 @@ fn matmul_pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   let k4 = (g % per_block) % kc4;       // vec4 column within the block
   let row = (pq / PACK_Q) * RP + rr;
   let k = (pq % PACK_Q) * PACK_KC + k4 * 4u;
+  let four = pk.four;
   var v: array<vec4<f32>, 4>;  // v[i][q] = X(row + i, k + q)
-  if (PACK_TRANS) {
-    for (var q = 0u; q < 4u; q++) {
+  if (pk.trans != 0u) {
+    for (var q = 0u; q < four; q++) {
       let kq = k + q;
       if (A_VEC4) {
         if (row < PACK_R && kq < PACK_K) {
@@ -206,61 +230,55 @@ fn matmul_pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
           v[0][q] = x.x; v[1][q] = x.y; v[2][q] = x.z; v[3][q] = x.w;
         }
       } else {
-        for (var i = 0u; i < 4u; i++) {
+        for (var i = 0u; i < four; i++) {
           if (row + i < PACK_R && kq < PACK_K) { v[i][q] = a_at(kq * PACK_R + row + i); }
         }
       }
     }
   } else {
-    for (var i = 0u; i < 4u; i++) {
+    for (var i = 0u; i < four; i++) {
       let ri = row + i;
       if (A_VEC4) {
         if (ri < PACK_R && k < PACK_K) { v[i] = a_vec(ri * PACK_K + k); }
       } else {
-        for (var q = 0u; q < 4u; q++) {
+        for (var q = 0u; q < four; q++) {
           if (ri < PACK_R && k + q < PACK_K) { v[i][q] = a_at(ri * PACK_K + k + q); }
         }
       }
     }
   }
-  for (var i = 0u; i < 4u; i++) { packed[(pq * RP + rr + i) * kc4 + k4] = v[i]; }
+  for (var i = 0u; i < four; i++) { packed[(pq * RP + rr + i) * kc4 + k4] = v[i]; }
 }
 
 // matmul_windows: C[row0.., col0..] (rows x cols, at most RP x RP) (+)= alpha * A_region . B_region^T
 // over W k-blocks. Bindings: C, then the windows, then bias and the dispatch's parameters.
 struct Window {
-  row0: u32,  // region origin in C
+  row0: u32,   // region origin in C
   col0: u32,
-  rows: u32,  // region size (<= RP)
+  rows: u32,   // region size (<= RP)
   cols: u32,
-  kc4: u32,   // KC / 4: vec4s per packed row
-  ldc: u32,   // row stride of C (N)
+  kc4: u32,    // KC / 4: vec4s per packed row
+  ldc: u32,    // row stride of C (N)
+  w: u32,      // k-blocks in this dispatch (1..WIN_MAX)
+  flags: u32,  // bit 0: add the bias, bit 1: accumulate into C
+  alpha: f32,
 }
-override W: u32 = 1u;          // k-blocks in this dispatch (1..4)
-override WIN_ALPHA: f32 = 1.0;
-override WIN_BIAS: bool = false;
-override WIN_ACCUMULATE: bool = false;
+const WIN_MAX: u32 = 2u;  // uniform windows per operand (src/kernels/matmul.ts: WIN_MAX)
 const WTM: u32 = 8u;
 const WTN: u32 = 8u;
 
 @group(0) @binding(0) var<storage, read_write> win_c: array<f32>;  // (M, N)
 @group(0) @binding(1) var<uniform> wa0: array<vec4<f32>, 4096>;   // (RP, KC) block of op(A)
 @group(0) @binding(2) var<uniform> wa1: array<vec4<f32>, 4096>;
-@group(0) @binding(3) var<uniform> wa2: array<vec4<f32>, 4096>;
-@group(0) @binding(4) var<uniform> wa3: array<vec4<f32>, 4096>;
-@group(0) @binding(5) var<uniform> wb0: array<vec4<f32>, 4096>;   // (RP, KC) block of op(B)^T
-@group(0) @binding(6) var<uniform> wb1: array<vec4<f32>, 4096>;
-@group(0) @binding(7) var<uniform> wb2: array<vec4<f32>, 4096>;
-@group(0) @binding(8) var<uniform> wb3: array<vec4<f32>, 4096>;
-@group(0) @binding(9) var<storage, read> win_bias: array<f32>;     // (N), unused unless WIN_BIAS
-@group(0) @binding(10) var<uniform> win: Window;
+@group(0) @binding(3) var<uniform> wb0: array<vec4<f32>, 4096>;   // (RP, KC) block of op(B)^T
+@group(0) @binding(4) var<uniform> wb1: array<vec4<f32>, 4096>;
+@group(0) @binding(5) var<storage, read> win_bias: array<f32>;     // (N), unused unless flags bit 0
+@group(0) @binding(6) var<uniform> win: Window;
 
 // w is a constant at every call site, so the switch folds away after inlining
 fn win_a(w: u32, i: u32) -> vec4<f32> {
   switch (w) {
     case 1u: { return wa1[i]; }
-    case 2u: { return wa2[i]; }
-    case 3u: { return wa3[i]; }
     default: { return wa0[i]; }
   }
 }
@@ -268,8 +286,6 @@ fn win_a(w: u32, i: u32) -> vec4<f32> {
 fn win_b(w: u32, i: u32) -> vec4<f32> {
   switch (w) {
     case 1u: { return wb1[i]; }
-    case 2u: { return wb2[i]; }
-    case 3u: { return wb3[i]; }
     default: { return wb0[i]; }
   }
 }
@@ -294,17 +310,17 @@ fn matmul_windows(@builtin(global_invocation_id) gid: vec3<u32>) {
   let c0 = gid.x * WTN;
   var acc: array<array<f32, WTN>, WTM>;
   win_block(0u, r0, c0, &acc);
-  if (W > 1u) { win_block(1u, r0, c0, &acc); }
-  if (W > 2u) { win_block(2u, r0, c0, &acc); }
-  if (W > 3u) { win_block(3u, r0, c0, &acc); }
+  if (win.w > 1u) { win_block(1u, r0, c0, &acc); }
+  let has_bias = (win.flags & 1u) != 0u;
+  let accumulate = (win.flags & 2u) != 0u;
   for (var i = 0u; i < WTM; i++) {
     for (var j = 0u; j < WTN; j++) {
       if (r0 + i < win.rows && c0 + j < win.cols) {
         let col = win.col0 + c0 + j;
-        var v = WIN_ALPHA * acc[i][j];
-        if (WIN_BIAS) { v += win_bias[col]; }
+        var v = win.alpha * acc[i][j];
+        if (has_bias) { v += win_bias[col]; }
         let idx = (win.row0 + r0 + i) * win.ldc + col;
-        if (WIN_ACCUMULATE) { v += win_c[idx]; }
+        if (accumulate) { v += win_c[idx]; }
         win_c[idx] = v;
       }
     }
@@ -316,11 +332,16 @@ fn matmul_windows(@builtin(global_invocation_id) gid: vec3<u32>) {
 // dbias (COLS) += sum over ROWS of dout (ROWS, COLS). One invocation per 4 columns walks the rows in
 // order (vec4 loads when COLS % 4 == 0), so the sum is deterministic. dout is bound where the
 // general kernel binds A (a_in, vec4 when A_VEC4) and dbias where it binds C (c_out).
-override ROWS: u32;
-override COLS: u32;
+struct BiasDims {
+  rows: u32,
+  cols: u32,
+}
+@group(0) @binding(2) var<uniform> bb: BiasDims;
 
 @compute @workgroup_size(16)
 fn bias_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let ROWS = bb.rows;
+  let COLS = bb.cols;
   let c = gid.x * 4u;
   if (c >= COLS) { return; }
   var s = vec4<f32>();

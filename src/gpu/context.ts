@@ -31,8 +31,10 @@ export interface MemoryStats { buffers: number; bytes: number; pipelines: number
 
 const BYTES: Record<DType, number> = { f32: 4, i32: 4, u32: 4 };
 
-/** Dispatches that can be timed between two submits while profiling. */
-const PROFILE_CAPACITY = 2048;
+/** Dispatches timed by one query set (2 timestamps each; WebGPU caps a query set at 4096). */
+const PROFILE_SET = 2048;
+/** Dispatches that can be timed between two submits while profiling (query sets made as needed). */
+const PROFILE_CAPACITY = 64 * PROFILE_SET;
 
 export class Gpu {
   readonly device: GPUDevice;
@@ -320,17 +322,22 @@ export class Gpu {
     }
     if (x === 0 || y === 0 || z === 0) return;
     const pkey = `${kernel}:${entry}:${JSON.stringify(opts.constants ?? {})}:${JSON.stringify(opts.defines ?? {})}`;
-    const pipeline = this.pipeline(kernel, entry, opts.constants, opts.defines);
+    // (the same key as pipeline() builds: a cache hit costs no second stringify)
+    const pipeline = this.pipelines.get(pkey) ?? this.pipeline(kernel, entry, opts.constants, opts.defines);
     const group = this.bindGroup(pipeline, pkey, bindings);
     if (this.profiler) {
       // profiling: each dispatch in its own pass, timed by timestamp queries
       this.endPass();
       const i = this.profiler.labels.length;
       if (i >= PROFILE_CAPACITY) throw new LimitError('profile capacity', i + 1, PROFILE_CAPACITY, 'dispatches between two submits while profiling');
+      const sets = this.profiler.querySets;
+      if (i >= sets.length * PROFILE_SET) sets.push(this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_SET }));
+      const querySet = sets[Math.floor(i / PROFILE_SET)];
+      const q = 2 * (i % PROFILE_SET);
       this.profiler.labels.push(opts.label ?? `${kernel}.${entry}`);
       const pass = this.getEncoder().beginComputePass({
         label: 'wgpt-profile',
-        timestampWrites: { querySet: this.profiler.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+        timestampWrites: { querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 },
       });
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, group);
@@ -348,7 +355,7 @@ export class Gpu {
 
   // -------------------------------------------------------------- profiling
 
-  private profiler: { querySet: GPUQuerySet; resolve: GPUBuffer; labels: string[]; totals: Map<string, { ms: number; count: number }> } | null = null;
+  private profiler: { querySets: GPUQuerySet[]; resolve: GPUBuffer; labels: string[]; totals: Map<string, { ms: number; count: number }> } | null = null;
 
   /** True when the device has timestamp queries (per-dispatch GPU timing). */
   get canProfile(): boolean {
@@ -363,9 +370,9 @@ export class Gpu {
     if (!this.canProfile) throw new LimitError('feature timestamp-query', 1, 0, 'per-kernel GPU timing');
     if (this.profiler) return;
     this.endPass();
-    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_CAPACITY });
-    const resolve = this.device.createBuffer({ size: 16 * PROFILE_CAPACITY, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    this.profiler = { querySet, resolve, labels: [], totals: new Map() };
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_SET });
+    const resolve = this.device.createBuffer({ size: 16 * PROFILE_SET, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    this.profiler = { querySets: [querySet], resolve, labels: [], totals: new Map() };
   }
 
   /** Stop profiling; returns GPU milliseconds and dispatch counts per label since startProfile(). */
@@ -374,7 +381,7 @@ export class Gpu {
     if (!p) return new Map();
     await this.submit();
     this.profiler = null;
-    p.querySet.destroy();
+    for (const q of p.querySets) q.destroy();
     p.resolve.destroy();
     return p.totals;
   }
@@ -386,9 +393,13 @@ export class Gpu {
     const n = p.labels.length;
     const labels = p.labels.splice(0);
     const enc = this.device.createCommandEncoder();
-    enc.resolveQuerySet(p.querySet, 0, 2 * n, p.resolve, 0);
     const staging = this.device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    enc.copyBufferToBuffer(p.resolve, 0, staging, 0, 16 * n);
+    // each query set through the one resolve buffer, in order (commands in an encoder run in order)
+    for (let first = 0; first < n; first += PROFILE_SET) {
+      const count = Math.min(PROFILE_SET, n - first);
+      enc.resolveQuerySet(p.querySets[first / PROFILE_SET], 0, 2 * count, p.resolve, 0);
+      enc.copyBufferToBuffer(p.resolve, 0, staging, 16 * first, 16 * count);
+    }
     this.device.queue.submit([enc.finish()]);
     await staging.mapAsync(GPUMapMode.READ);
     const t = new BigUint64Array(staging.getMappedRange().slice(0));

@@ -8,8 +8,9 @@ import type { Gpu } from '../gpu/context.ts';
 import { shapeStr, type Tensor } from '../gpu/tensor.ts';
 import { ShapeError } from '../errors.ts';
 import { expectDistinct, expectShape, expectSize } from './check.ts';
+import { dims } from './uniforms.ts';
 
-const WG = 256; // invocations per workgroup, one element each
+const WG = 256; // invocations per workgroup, 4 elements each when the group's size is a multiple of 4
 
 export interface AdamWHyperparams {
   /** Learning rate of this step (schedules are applied by the caller). */
@@ -27,10 +28,9 @@ export interface AdamWHyperparams {
 
 /**
  * AdamW over any number of parameter groups. Hyperparameters that change every step (lr, step,
- * ...) live in a small GPU buffer written by setHyperparams; the weight decay is a WGSL override
- * constant instead, because two groups (decay / no decay) are updated in the same submit and a
- * buffer written with queue.writeBuffer holds one value per submit: a pipeline per distinct decay
- * value (two in practice) is simpler than one buffer per group.
+ * ...) live in a small GPU buffer written by setHyperparams; the weight decay lives in a small
+ * uniform buffer per distinct value (written once), because two groups (decay / no decay) are
+ * updated in the same submit and a buffer written with queue.writeBuffer holds one value per submit.
  *
  * Per step: setHyperparams(...) once, then update(...) per group, then gpu.submit(). As with any
  * queue write, setHyperparams takes effect for everything submitted after it, so call it once per
@@ -103,8 +103,11 @@ export class AdamW {
     if (normSq) expectShape(op, 'normSq', normSq, [1]);
     if (h.maxGradNorm > 0 && !normSq) throw new ShapeError(`${op}: maxGradNorm is ${h.maxGradNorm} but no normSq tensor was given`);
     if (n === 0) return;
-    this.gpu.dispatch('adamw', 'adamw', [params, grads, m, v, this.hp, normSq ?? this.gpu.dummy()], this.gpu.grid(Math.ceil(n / WG)), {
-      constants: { WEIGHT_DECAY: weightDecay },
+    // vec4 units when every view allows it (sizes a multiple of 4; offsets are 256-byte aligned when bound)
+    const vec4 = n % 4 === 0;
+    const units = vec4 ? n / 4 : n;
+    this.gpu.dispatch('adamw', 'adamw', [params, grads, m, v, this.hp, normSq ?? this.gpu.dummy(), dims(this.gpu, [], [weightDecay])], this.gpu.grid(Math.ceil(units / WG)), {
+      defines: { VEC4: vec4 },
     });
   }
 

@@ -9,13 +9,14 @@ import type { Gpu } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { ShapeError } from '../errors.ts';
 import { expectDim, expectDistinct, expectShape } from './check.ts';
+import { dims as uniformDims } from './uniforms.ts';
 
-const WG = 64; // invocations per workgroup, one (b, h, t) row each
+const WG = 64; // invocations per workgroup, one group of rows (of one (b, h)) each
 
 /**
- * Largest head size accepted. Each invocation keeps up to four HS-long f32 arrays in private
- * memory, and WGSL caps a function's private variables at 8 KiB (4 * 256 * 4 bytes = 4 KiB leaves
- * room for the rest). GPT-2 uses 64; 128 is the largest common size.
+ * Largest head size accepted. The key-row backward pass keeps 4 * QR HS-long f32 arrays in private
+ * memory (QR = 1 rows per invocation at HS = 256: 4 KiB), and WGSL caps a function's private
+ * variables at 8 KiB. GPT-2 uses 64; 128 is the largest common size.
  */
 export const ATTENTION_MAX_HEAD_SIZE = 256;
 
@@ -35,11 +36,38 @@ function dims(op: string, arg: string, t: Tensor, NH: number): { B: number; T: n
   return { B, T, C, HS };
 }
 
+/**
+ * Rows (queries, or keys in the key pass) per invocation: 4, so each loaded vector serves 4 rows,
+ * or fewer for large heads (the key pass keeps 4 * QR head vectors in private memory, which WGSL
+ * caps at 8 KiB per function: 16 * QR * HS bytes).
+ */
+function rowsPerInvocation(HS: number): number {
+  const HS4 = Math.ceil(HS / 4);
+  return HS4 <= 16 ? 4 : HS4 <= 32 ? 2 : 1;
+}
+
+/** The template defines of the module (every entry point needs them): the head size, in vec4s. */
+function defines(HS: number) {
+  return { HS, HS4: Math.ceil(HS / 4), VEC4: HS % 4 === 0, QR: rowsPerInvocation(HS) };
+}
+
 function launch(gpu: Gpu, entry: string, bindings: Tensor[], B: number, T: number, NH: number, HS: number): void {
-  gpu.dispatch('attention', entry, bindings, gpu.grid(Math.ceil((B * NH * T) / WG)), {
-    constants: { B, T, NH, SCALE: 1 / Math.sqrt(HS) },
-    defines: { HS },
-  });
+  const sizes = uniformDims(gpu, [B, T, NH], [1 / Math.sqrt(HS)]);
+  const groups = B * NH * Math.ceil(T / rowsPerInvocation(HS));
+  gpu.dispatch('attention', entry, [...bindings, sizes], gpu.grid(Math.ceil(groups / WG)), { defines: defines(HS) });
+}
+
+// D (B, NH, T) = rowsum(dout * out), written by the dq pass and read by the dkv pass: one scratch
+// per device, grown as needed and never shrunk (a buffer referenced by recorded work must not be
+// destroyed before it is submitted; gpu.destroy() frees it with everything else).
+const scratchD = new WeakMap<Gpu, Tensor>();
+
+function scratch(gpu: Gpu, elements: number): Tensor {
+  const have = scratchD.get(gpu);
+  if (have && have.size >= elements) return { ...have, shape: [elements], size: elements };
+  const t = gpu.tensor([Math.max(elements, have?.size ?? 0)], undefined, 'f32', 'attention.D');
+  scratchD.set(gpu, t);
+  return { ...t, shape: [elements], size: elements };
 }
 
 /**
@@ -61,7 +89,8 @@ export function attentionForward(gpu: Gpu, out: Tensor, lse: Tensor, qkv: Tensor
 /**
  * Causal self-attention backward. Adds (+=) into dqkv (B, T, 3C) the gradient of the loss with
  * respect to qkv, given dout (B, T, C) and the forward's qkv (B, T, 3C), out (B, T, C) and
- * lse (B, NH, T). Two deterministic passes: one per query row (dq), one per key row (dk, dv).
+ * lse (B, NH, T). Two deterministic passes: one per query row (dq), one per key row (dk, dv);
+ * D (B, NH, T) passes between them through a scratch buffer kept per device.
  */
 export function attentionBackward(gpu: Gpu, dqkv: Tensor, dout: Tensor, qkv: Tensor, out: Tensor, lse: Tensor, NH: number): void {
   const op = 'attentionBackward';
@@ -73,9 +102,9 @@ export function attentionBackward(gpu: Gpu, dqkv: Tensor, dout: Tensor, qkv: Ten
   for (const [t, name] of [[dout, 'dout'], [qkv, 'qkv'], [out, 'out'], [lse, 'lse']] as const) {
     expectDistinct(op, dqkv, t, `dqkv and ${name}`);
   }
-  const bindings = [dqkv, dout, qkv, out, lse];
-  launch(gpu, 'attention_backward_dq', bindings, B, T, NH, HS);
-  launch(gpu, 'attention_backward_dkv', bindings, B, T, NH, HS);
+  const D = scratch(gpu, B * NH * T);
+  launch(gpu, 'attention_backward_dq', [dqkv, dout, qkv, out, lse, D], B, T, NH, HS);
+  launch(gpu, 'attention_backward_dkv', [dqkv, dout, qkv, lse, D], B, T, NH, HS);
 }
 
 /**
@@ -95,8 +124,7 @@ export function attentionDecode(gpu: Gpu, out: Tensor, cache: Tensor, pos: Tenso
   if (HS > ATTENTION_MAX_HEAD_SIZE) throw new ShapeError(`${op}: head size ${HS} exceeds ${ATTENTION_MAX_HEAD_SIZE}`);
   expectShape(op, 'cache', cache, [-1, 3 * C]);
   expectShape(op, 'pos', pos, [1], 'u32');
-  gpu.dispatch('attention', 'attention_decode', [out, cache, pos], [Math.ceil(NH / WG)], {
-    constants: { B: 1, T: cache.shape[0], NH, SCALE: 1 / Math.sqrt(HS) },
-    defines: { HS },
+  gpu.dispatch('attention', 'attention_decode', [out, cache, pos, uniformDims(gpu, [1, cache.shape[0], NH], [1 / Math.sqrt(HS)])], [Math.ceil(NH / WG)], {
+    defines: defines(HS),
   });
 }

@@ -9,6 +9,13 @@ import type { Gpu } from '../gpu/context.ts';
 import { shapeStr, type Tensor } from '../gpu/tensor.ts';
 import { ShapeError } from '../errors.ts';
 import { expectShape, rowsCols } from './check.ts';
+import { dims } from './uniforms.ts';
+
+/**
+ * Vocabularies up to this size take the one-invocation-per-row kernels (a char-level or small BPE
+ * vocabulary); larger ones a workgroup of 64 per row (GPT-2's 50257).
+ */
+const ROWS_MAX_V = 1024;
 
 /**
  * Per row n of logits (N,V) (or (B,T,V)) with target t = targets[n] (i32, shaped like logits
@@ -34,7 +41,10 @@ export function crossEntropy(gpu: Gpu, losses: Tensor, dlogits: Tensor, logits: 
   expectShape(op, 'targets', targets, lead, 'i32');
   expectShape(op, 'scale', scale, [1]);
 
-  const constants = { N, V };
+  const sizes = dims(gpu, [N, V]);
+  // small vocabularies: one invocation per row (see shaders/crossentropy.wgsl); else a workgroup per row
+  const rows = V <= ROWS_MAX_V;
+  const grid = rows ? gpu.grid(Math.ceil(N / 64)) : gpu.grid(N);
   if (dlogits.buffer === logits.buffer) {
     if (dlogits.offset !== logits.offset) {
       throw new ShapeError(
@@ -42,9 +52,9 @@ export function crossEntropy(gpu: Gpu, losses: Tensor, dlogits: Tensor, logits: 
           'pass the same tensor to compute in place, or use separate buffers (WebGPU cannot bind one buffer read_write and read-only in one dispatch)',
       );
     }
-    gpu.dispatch('crossentropy', 'crossentropy_inplace', [losses, dlogits, targets, scale], gpu.grid(N), { constants });
+    gpu.dispatch('crossentropy', rows ? 'crossentropy_rows_inplace' : 'crossentropy_inplace', [losses, dlogits, targets, scale, sizes], grid);
   } else {
-    gpu.dispatch('crossentropy', 'crossentropy', [losses, dlogits, logits, targets, scale], gpu.grid(N), { constants });
+    gpu.dispatch('crossentropy', rows ? 'crossentropy_rows' : 'crossentropy', [losses, dlogits, logits, targets, scale, sizes], grid);
   }
 }
 

@@ -11,8 +11,15 @@ import type { Gpu } from '../gpu/context.ts';
 import { shapeStr, type Tensor } from '../gpu/tensor.ts';
 import { ShapeError } from '../errors.ts';
 import { expectDim, expectDistinct, expectShape } from './check.ts';
+import { dims } from './uniforms.ts';
 
-const WG = 256; // invocations per workgroup, one output element each
+const WG = 256; // invocations per workgroup, one output unit (4 channels when C % 4 == 0, else 1) each
+
+/** Units per row (vec4s when C % 4 == 0) and the template defines of shaders/embedding.wgsl. */
+function units(C: number): { c4: number; defines: { VEC4: boolean } } {
+  const vec4 = C % 4 === 0;
+  return { c4: vec4 ? C / 4 : C, defines: { VEC4: vec4 } };
+}
 
 /**
  * out (B,T,C) = wte[ids[b,t]] (V,C) + wpe[t] (maxT,C); ids (B,T) i32; T <= maxT.
@@ -33,9 +40,8 @@ export function embeddingForward(gpu: Gpu, out: Tensor, ids: Tensor, wte: Tensor
   const maxT = wpe.shape[0];
   if (T > maxT) throw new ShapeError(`${op}: cannot embed a sequence of length T=${T}, wpe ${shapeStr(wpe.shape)} holds only ${maxT} positions`);
   expectShape(op, 'out', out, [B, T, C]);
-  gpu.dispatch('embedding', 'embedding_forward', [out, ids, wte, wpe], gpu.grid(Math.ceil((B * T * C) / WG)), {
-    constants: { B, T, C, V },
-  });
+  const { c4, defines } = units(C);
+  gpu.dispatch('embedding', 'embedding_forward', [out, ids, wte, wpe, dims(gpu, [B, T, c4, V])], gpu.grid(Math.ceil((B * T * c4) / WG)), { defines });
 }
 
 /**
@@ -150,8 +156,26 @@ export function embeddingBackward(gpu: Gpu, plan: EmbeddingBackwardPlan, dwte: T
   if (T > dwpe.shape[0]) throw new ShapeError(`${op}: dwpe ${shapeStr(dwpe.shape)} holds ${dwpe.shape[0]} positions, dout has T=${T}`);
   expectDistinct(op, dwte, dwpe, 'dwte and dwpe');
   if (plan.numBuckets < 0) throw new ShapeError(`${op}: the plan has no token ids yet (call plan.setIds(ids) first)`);
-  gpu.dispatch('embedding', 'embedding_backward_wte', [dwte, dout, ...plan.buffers()], gpu.grid(Math.ceil((plan.numBuckets * C) / WG)), {
-    constants: { B, T, C, V },
-  });
-  gpu.dispatch('embedding', 'embedding_backward_wpe', [dwpe, dout], gpu.grid(Math.ceil((T * C) / WG)), { constants: { B, T, C } });
+  embeddingBackwardWte(gpu, dwte, dout, plan.buffers(), plan.numBuckets, B, T, V);
+  embeddingBackwardWpe(gpu, dwpe, dout);
+}
+
+/**
+ * The wte half of embeddingBackward with explicit buckets (shaders/embedding.wgsl's layout):
+ * dwte (V,C) += the dout (B,T,C) rows of each bucket's positions. `buckets` = [token, start, pos]
+ * u32 tensors, `numBuckets` of them in use. For models that bucket token ids themselves (e.g. per
+ * vocabulary chunk); no checks beyond what the GPU needs.
+ */
+export function embeddingBackwardWte(gpu: Gpu, dwte: Tensor, dout: Tensor, buckets: readonly [Tensor, Tensor, Tensor], numBuckets: number, B: number, T: number, V: number): void {
+  if (numBuckets === 0) return;
+  const { c4, defines } = units(dout.shape[dout.shape.length - 1]);
+  gpu.dispatch('embedding', 'embedding_backward_wte', [dwte, dout, ...buckets, dims(gpu, [B, T, c4, V])], gpu.grid(Math.ceil((numBuckets * c4) / WG)), { defines });
+}
+
+/** dwpe (maxT,C) += sum over b of dout (B,T,C) [b, t] for t < T. */
+export function embeddingBackwardWpe(gpu: Gpu, dwpe: Tensor, dout: Tensor): void {
+  expectShape('embeddingBackwardWpe', 'dout', dout, [-1, -1, -1]);
+  const [B, T, C] = dout.shape;
+  const { c4, defines } = units(C);
+  gpu.dispatch('embedding', 'embedding_backward_wpe', [dwpe, dout, dims(gpu, [B, T, c4, 0])], gpu.grid(Math.ceil((T * c4) / WG)), { defines });
 }

@@ -6,8 +6,16 @@
 import type { Gpu } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { expectDistinct, expectShape } from './check.ts';
+import { dims } from './uniforms.ts';
 
-const WG = 256; // invocations per workgroup, one element each
+const WG = 256; // invocations per workgroup, 4 elements each when N % 4 == 0, else one
+
+/** Dispatch `entry` over N elements: vec4 units when N % 4 == 0. */
+function launch(gpu: Gpu, entry: string, bindings: Tensor[], N: number): void {
+  const vec4 = N % 4 === 0;
+  const n = vec4 ? N / 4 : N;
+  gpu.dispatch('gelu', entry, [...bindings, dims(gpu, [n])], gpu.grid(Math.ceil(n / WG)), { defines: { VEC4: vec4 } });
+}
 
 /** out (any shape) = gelu(inp) (same shape). Overwrites `out`. */
 export function geluForward(gpu: Gpu, out: Tensor, inp: Tensor): void {
@@ -16,7 +24,7 @@ export function geluForward(gpu: Gpu, out: Tensor, inp: Tensor): void {
   expectShape(op, 'out', out, inp.shape);
   expectDistinct(op, out, inp, 'out and inp');
   const N = inp.size;
-  gpu.dispatch('gelu', 'gelu_forward', [out, inp], gpu.grid(Math.ceil(N / WG)), { constants: { N } });
+  launch(gpu, 'gelu_forward', [out, inp], N);
 }
 
 /** dinp (any shape) += gelu'(inp) * dout, all three the same shape. */
@@ -28,5 +36,5 @@ export function geluBackward(gpu: Gpu, dinp: Tensor, inp: Tensor, dout: Tensor):
   expectDistinct(op, dinp, inp, 'dinp and inp');
   expectDistinct(op, dinp, dout, 'dinp and dout');
   const N = inp.size;
-  gpu.dispatch('gelu', 'gelu_backward', [dinp, inp, dout], gpu.grid(Math.ceil(N / WG)), { constants: { N } });
+  launch(gpu, 'gelu_backward', [dinp, inp, dout], N);
 }

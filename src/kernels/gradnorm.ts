@@ -8,6 +8,7 @@ import type { Gpu } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { ShapeError } from '../errors.ts';
 import { expectShape } from './check.ts';
+import { dims } from './uniforms.ts';
 
 /**
  * Number of partial sums (= stage-1 invocations) and so the element count of the `partials`
@@ -42,9 +43,9 @@ export function gradNormSquared(gpu: Gpu, out: Tensor, partials: Tensor, ...grad
   let first = true;
   for (const g of grads) {
     if (g.size === 0) continue; // a 0-element binding would still be 4 bytes long
-    gpu.dispatch('gradnorm', 'gradnorm_partials', [partials, g], [P / WG], { constants: { P, ACCUMULATE: !first } });
+    gpu.dispatch('gradnorm', 'gradnorm_partials', [partials, g, dims(gpu, [P, first ? 0 : 1])], [P / WG], { defines: { VEC4: g.size % 4 === 0 } });
     first = false;
   }
   if (first) gpu.zero(partials); // only empty tensors
-  gpu.dispatch('gradnorm', 'gradnorm_sum', [out, partials], [1], { constants: { P } });
+  gpu.dispatch('gradnorm', 'gradnorm_sum', [out, partials, dims(gpu, [P, 0])], [1], { defines: { VEC4: false } });
 }

@@ -9,8 +9,13 @@ import type { Gpu } from '../gpu/context.ts';
 import { shapeStr, type Tensor } from '../gpu/tensor.ts';
 import { ShapeError } from '../errors.ts';
 import { expectShape, rowsCols } from './check.ts';
+import { dims } from './uniforms.ts';
 
 const ROWS_PER_CHUNK = 32; // must match shaders/layernorm.wgsl
+const WG = 64; // rows per workgroup in the row kernels (one invocation per row)
+
+/** The template define every entry point needs: channels read 4 at a time when C % 4 == 0. */
+const vec4 = (C: number) => ({ VEC4: C % 4 === 0 });
 
 /** Per-row statistics (mean, rstd) may be shaped like inp without its last dim, e.g. (B,T), or flat (N). */
 function expectRowStat(op: string, arg: string, t: Tensor, inp: Tensor, N: number): void {
@@ -42,7 +47,7 @@ export function layernormForward(gpu: Gpu, out: Tensor, mean: Tensor, rstd: Tens
   expectRowStat(op, 'rstd', rstd, inp, N);
   expectShape(op, 'weight', weight, [C]);
   expectShape(op, 'bias', bias, [C]);
-  gpu.dispatch('layernorm', 'layernorm_forward', [out, mean, rstd, inp, weight, bias], gpu.grid(N), { constants: { N, C } });
+  gpu.dispatch('layernorm', 'layernorm_forward', [out, mean, rstd, inp, weight, bias, dims(gpu, [N, C, 0])], gpu.grid(Math.ceil(N / WG)), { defines: vec4(C) });
 }
 
 /**
@@ -72,12 +77,14 @@ export function layernormBackward(
   expectRowStat(op, 'mean', mean, inp, N);
   expectRowStat(op, 'rstd', rstd, inp, N);
 
-  gpu.dispatch('layernorm', 'layernorm_backward', [dinp, dout, inp, weight, mean, rstd], gpu.grid(N), { constants: { N, C } });
-
   const R = Math.ceil(N / ROWS_PER_CHUNK);
+  const sizes = dims(gpu, [N, C, R]);
+  gpu.dispatch('layernorm', 'layernorm_backward', [dinp, dout, inp, weight, mean, rstd, sizes], gpu.grid(Math.ceil(N / WG)), { defines: vec4(C) });
+
   const partial = scratch(gpu, 2 * R * C);
-  gpu.dispatch('layernorm', 'layernorm_params_partial', [partial, dout, inp, mean, rstd], [Math.ceil(C / 64), R], { constants: { N, C, R } });
-  gpu.dispatch('layernorm', 'layernorm_params_reduce', [dweight, dbias, partial], [Math.ceil(C / 64)], { constants: { C, R } });
+  const groups4 = Math.ceil(C / 4 / 64); // 4 columns per invocation
+  gpu.dispatch('layernorm', 'layernorm_params_partial', [partial, dout, inp, mean, rstd, sizes], [groups4, R], { defines: vec4(C) });
+  gpu.dispatch('layernorm', 'layernorm_params_reduce', [dweight, dbias, partial, sizes], [groups4], { defines: vec4(C) });
 }
 
 // Scratch for the partial column sums, one per device and size (a model uses one or two sizes).

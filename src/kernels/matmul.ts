@@ -8,11 +8,12 @@ import type { Gpu } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { ShapeError } from '../errors.ts';
 import { expectDim, expectShape, rowsCols } from './check.ts';
+import { dims } from './uniforms.ts';
 
 const WG = 8; // general kernel: workgroup of 8 x 8 invocations
 const TILE = 4; // each invocation computes 4 x 4 outputs
 const RP = 128; // fast path: rows per packed block, side of a region of C
-const WIN_MAX = 4; // fast path: k-blocks (uniform windows per operand) per dispatch
+const WIN_MAX = 2; // fast path: k-blocks (uniform windows per operand) per dispatch (shaders/matmul.wgsl: WIN_MAX)
 const WIN_TILE = 8; // fast path: each invocation computes 8 x 8 outputs
 const WINDOW_FLOATS = 16384; // one 64 KiB uniform window
 const MAX_PACKED_BYTES = 64 << 20; // larger operands take the general kernel
@@ -75,24 +76,15 @@ export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   const by4 = (x: number) => x % 4 === 0;
   const vecA = by4(sA) && by4(a.offset / 4) && by4(opts.transA ? M : K);
   const vecB = by4(sB) && by4(b.offset / 4) && by4(opts.transB ? K : N);
+  const flags = (opts.bias ? 1 : 0) | (opts.accumulate ? 2 : 0);
   gpu.dispatch(
     'matmul',
     'matmul',
-    [out, a, b, opts.bias ?? gpu.dummy()],
+    [out, a, b, opts.bias ?? gpu.dummy(), dims(gpu, [M, N, K, sA, sB, sC, flags], [opts.alpha ?? 1])],
     [Math.ceil(N / (WG * TILE)), Math.ceil(M / (WG * TILE)), batch],
     {
       defines: { A_VEC4: vecA, B_VEC4: vecB },
-      constants: {
-        M, N, K,
-        TRANS_A: !!opts.transA,
-        TRANS_B: !!opts.transB,
-        HAS_BIAS: !!opts.bias,
-        ACCUMULATE: !!opts.accumulate,
-        ALPHA: opts.alpha ?? 1,
-        STRIDE_A: sA,
-        STRIDE_B: sB,
-        STRIDE_C: sC,
-      },
+      constants: { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB },
     },
   );
 }
@@ -133,7 +125,7 @@ function windowsPay(gpu: Gpu, M: number, N: number, K: number): boolean {
 interface WindowState {
   /** Scratch buffers for packed operands, by operand and size class; never shrunk. */
   scratch: Map<string, GPUBuffer>;
-  /** Per (M, N, K): the uniform buffer of dispatch parameters, one 256-byte slot per dispatch. */
+  /** Per (M, N, K, alpha, bias, accumulate): the uniform buffer of dispatch parameters, one 256-byte slot per dispatch. */
   params: Map<string, GPUBuffer>;
 }
 const windowState = new WeakMap<Gpu, WindowState>();
@@ -167,9 +159,8 @@ function pack(gpu: Gpu, dst: GPUBuffer, x: Tensor, rows: number, K: number, tran
   const { Q, KC } = kBlocks(K);
   const floats = packedFloats(rows, K);
   const vec4 = (trans ? rows : K) % 4 === 0 && x.offset % 16 === 0;
-  gpu.dispatch('matmul', 'matmul_pack', [view(dst, 0, floats, 'packed'), x], gpu.grid(Math.ceil(floats / 16 / 64)), {
+  gpu.dispatch('matmul', 'matmul_pack', [view(dst, 0, floats, 'packed'), x, dims(gpu, [rows, K, KC, Q, trans ? 1 : 0, 4])], gpu.grid(Math.ceil(floats / 16 / 64)), {
     defines: { A_VEC4: vec4, B_VEC4: false },
-    constants: { PACK_R: rows, PACK_K: K, PACK_KC: KC, PACK_Q: Q, PACK_TRANS: trans },
   });
 }
 
@@ -182,17 +173,23 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   pack(gpu, packA, a, M, K, !!opts.transA); // op(A) rows are m
   pack(gpu, packB, b, N, K, !opts.transB); // op(B)^T rows are n: B stored (K, N) is the transposed case
 
-  // dispatch parameters: one 256-byte slot per (region, k-group), written once per shape
-  const key = `${M}x${N}x${K}`;
+  // dispatch parameters: one 256-byte slot per (region, k-group), written once per shape and options
+  const alpha = opts.alpha ?? 1;
+  const key = `${M}x${N}x${K}:${alpha}:${opts.bias ? 'bias' : ''}:${opts.accumulate ? 'acc' : ''}`;
   const paramsMap = state(gpu).params;
   let params = paramsMap.get(key);
   if (!params) {
     const slots = new Uint32Array(PA * PB * G * 64);
+    const f32 = new Float32Array(slots.buffer);
     let d = 0;
     for (let pa = 0; pa < PA; pa++) {
       for (let pb = 0; pb < PB; pb++) {
         for (let g = 0; g < G; g++, d++) {
-          slots.set([pa * RP, pb * RP, Math.min(RP, M - pa * RP), Math.min(RP, N - pb * RP), KC / 4, N], d * 64);
+          // struct Window: the region, k-blocks W, flags (bit 0: bias, on the first group only;
+          // bit 1: accumulate, for every group after the first), alpha
+          const flags = (opts.bias && g === 0 ? 1 : 0) | (opts.accumulate || g > 0 ? 2 : 0);
+          slots.set([pa * RP, pb * RP, Math.min(RP, M - pa * RP), Math.min(RP, N - pb * RP), KC / 4, N, Math.min(WIN_MAX, Q - g * WIN_MAX), flags], d * 64);
+          f32[d * 64 + 8] = alpha;
         }
       }
     }
@@ -217,17 +214,9 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
         gpu.dispatch(
           'matmul',
           'matmul_windows',
-          [out, ...wa, ...wb, opts.bias ?? gpu.dummy(), view(params, d * 256, 8, 'window')],
+          [out, ...wa, ...wb, opts.bias ?? gpu.dummy(), view(params, d * 256, 12, 'window')],
           [Math.ceil(cols / (8 * WIN_TILE)), Math.ceil(rows / WIN_TILE)],
-          {
-            defines: NO_VEC4,
-            constants: {
-              W,
-              WIN_ALPHA: opts.alpha ?? 1,
-              WIN_BIAS: !!opts.bias && g === 0,
-              WIN_ACCUMULATE: !!opts.accumulate || g > 0,
-            },
-          },
+          { defines: NO_VEC4 },
         );
       }
     }
@@ -286,8 +275,7 @@ export function biasBackward(gpu: Gpu, dbias: Tensor, dout: Tensor): void {
   const [N, OC] = rowsCols(dout);
   expectShape('biasBackward', 'dbias', dbias, [OC]);
   const vec4 = OC % 4 === 0 && dout.offset % 16 === 0;
-  gpu.dispatch('matmul', 'bias_backward', [dbias, dout], [Math.ceil(OC / 4 / 16)], {
+  gpu.dispatch('matmul', 'bias_backward', [dbias, dout, dims(gpu, [N, OC])], [Math.ceil(OC / 4 / 16)], {
     defines: { A_VEC4: vec4, B_VEC4: false },
-    constants: { ROWS: N, COLS: OC },
   });
 }

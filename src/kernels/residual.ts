@@ -6,8 +6,16 @@
 import type { Gpu } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { expectDistinct, expectShape } from './check.ts';
+import { dims } from './uniforms.ts';
 
-const WG = 256; // invocations per workgroup, one element each
+const WG = 256; // invocations per workgroup, 4 elements each when N % 4 == 0, else one
+
+/** Dispatch `entry` over N elements: vec4 units when N % 4 == 0. */
+function launch(gpu: Gpu, entry: string, bindings: Tensor[], N: number): void {
+  const vec4 = N % 4 === 0;
+  const n = vec4 ? N / 4 : N;
+  gpu.dispatch('residual', entry, [...bindings, dims(gpu, [n])], gpu.grid(Math.ceil(n / WG)), { defines: { VEC4: vec4 } });
+}
 
 /** out = a + b, all the same shape (any). Overwrites `out` (which may not alias a or b). */
 export function residualForward(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor): void {
@@ -18,7 +26,7 @@ export function residualForward(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor): vo
   expectDistinct(op, out, a, 'out and a');
   expectDistinct(op, out, b, 'out and b');
   const N = a.size;
-  gpu.dispatch('residual', 'residual_forward', [out, a, b], gpu.grid(Math.ceil(N / WG)), { constants: { N } });
+  launch(gpu, 'residual_forward', [out, a, b], N);
 }
 
 /**
@@ -34,5 +42,5 @@ export function residualBackward(gpu: Gpu, da: Tensor, db: Tensor, dout: Tensor)
   expectDistinct(op, da, dout, 'da and dout');
   expectDistinct(op, db, dout, 'db and dout');
   const N = dout.size;
-  gpu.dispatch('residual', 'residual_backward', [da, db, dout], gpu.grid(Math.ceil(N / WG)), { constants: { N } });
+  launch(gpu, 'residual_backward', [da, db, dout], N);
 }

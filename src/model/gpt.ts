@@ -14,7 +14,7 @@ import { layernormBackward, layernormForward } from '../kernels/layernorm.ts';
 import { attentionBackward, attentionForward } from '../kernels/attention.ts';
 import { geluBackward, geluForward } from '../kernels/gelu.ts';
 import { residualForward } from '../kernels/residual.ts';
-import { EmbeddingBackwardPlan, embeddingBackward, embeddingForward } from '../kernels/embedding.ts';
+import { EmbeddingBackwardPlan, embeddingBackward, embeddingBackwardWpe, embeddingBackwardWte, embeddingForward } from '../kernels/embedding.ts';
 import { crossEntropy } from '../kernels/crossentropy.ts';
 import { countParams, validateConfig, type GPTConfig } from './config.ts';
 import { paramLayout, type ParamLayout, type ParamSpec } from './params.ts';
@@ -216,15 +216,11 @@ class ChunkedEmbedding {
   /** dwte chunk k (rows,C) += the dout rows of its tokens' positions; dwpe (maxT,C) += sum over b of dout. */
   backward(dwteChunks: Tensor[], dwpe: Tensor, dout: Tensor): void {
     const { B, T } = this;
-    const C = dout.shape[2];
     this.chunks.forEach((c, k) => {
       const b = this.buffers[k];
-      if (b.buckets === 0) return;
-      this.gpu.dispatch('embedding', 'embedding_backward_wte', [dwteChunks[k], dout, b.token, b.start, b.pos], this.gpu.grid(Math.ceil((b.buckets * C) / 256)), {
-        constants: { B, T, C, V: c.rows },
-      });
+      embeddingBackwardWte(this.gpu, dwteChunks[k], dout, [b.token, b.start, b.pos], b.buckets, B, T, c.rows);
     });
-    this.gpu.dispatch('embedding', 'embedding_backward_wpe', [dwpe, dout], this.gpu.grid(Math.ceil((T * C) / 256)), { constants: { B, T, C } });
+    embeddingBackwardWpe(this.gpu, dwpe, dout);
   }
 
   destroy(): void {
