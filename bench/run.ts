@@ -1,62 +1,24 @@
 /**
- * Matmul benchmark: our kernel (shaders/matmul.wgsl) next to TensorFlow.js's WebGPU backend, on the
- * same Dawn adapter in the same process.
+ * Benchmarks (see bench/README.md): matmul (bench/matmul.ts) and a full training step
+ * (bench/train.ts), ours next to TensorFlow.js's WebGPU backend on the same Dawn adapter in the
+ * same process, and (training) PyTorch on the CPU.
  *
- *   npm run bench                  readable table
- *   npm run bench -- --json        one JSON object on stdout: {adapter, matmul: [...]}
- *   options: --reps N (timed batches, default 7), --only SUBSTR (filter by name or pass),
- *            --no-tfjs (ours only), --kernel tiled|windows (force one of our kernels),
- *            --baseline (also time the seed kernel, bench/matmul-v0.wgsl: the "before")
- *
- * Shapes: every linear layer of a small GPT (B*T = 768 rows, C = 128, 4C = 512, vocab 98 with the
- * LM head tied to the token embedding), each as its three products, plus 1024 x 1024 x 1024:
- *   forward  out (N, OC)  = inp (N, C) . W (OC, C)^T     m=N,  n=OC, k=C   transB
- *   dinp     dinp (N, C) += dout (N, OC) . W (OC, C)     m=N,  n=C,  k=OC
- *   dweight  dW (OC, C)  += dout^T (OC, N) . inp (N, C)  m=OC, n=C,  k=N   transA
- * tfjs runs tf.matMul(a, b, transposeA, transposeB) with the same storage layouts (it overwrites
- * where ours accumulates; that costs ours one extra read of the output).
- *
- * Timing: inputs are uploaded and pipelines compiled before timing. One timed batch = R products
- * recorded back to back, then wait for the queue (onSubmittedWorkDone); the clock runs from the first
- * recorded dispatch to the end of the queue, for both implementations. R is chosen per implementation
- * so that a batch takes about 0.08 s. Batches of ours and tfjs alternate, so a slow moment of a shared
- * machine hits both; GFLOP/s = 2 M N K / seconds per product, the median over 7 batches; the ratio is
- * the median over the pairs (our batch, the tfjs batch right after it) of their speed ratio.
+ *   npm run bench                  readable tables (matmul, then training)
+ *   npm run bench -- --json        one JSON object on stdout: {adapter, matmul: [...], train: [...]}
+ *   options: --only matmul | --only train    one part
+ *            --only SUBSTR          matmul rows whose "name pass" contains SUBSTR (no training)
+ *            --config small,wide    training configs (default: all)
+ *            --reps N               timed batches (matmul default 7; training 5, or 2 when a step > 5 s)
+ *            --no-tfjs              ours only;  --no-torch: no PyTorch;  --no-first-step: skip the child processes
+ *            --kernel tiled|windows force one of our matmul kernels
+ *            --baseline             also time the seed matmul kernel (bench/matmul-v0.wgsl)
  */
-import { readFileSync } from 'node:fs';
 import { Gpu } from '../src/gpu/context.ts';
-import { WGSL } from '../src/gpu/shaders.gen.ts';
 import { describeAdapter } from '../src/gpu/device.ts';
-import type { Tensor } from '../src/gpu/tensor.ts';
-import { biasBackward, matmul } from '../src/kernels/matmul.ts';
-import { loadTfjs, tfjsSync, type Tfjs } from './tfjs.ts';
+import { loadTfjs } from './tfjs.ts';
+import { benchMatmul } from './matmul.ts';
+import { benchTrain, TRAIN_CONFIGS } from './train.ts';
 
-type Pass = 'forward' | 'dinp' | 'dweight';
-
-interface Case {
-  name: string;
-  pass: Pass;
-  m: number;
-  k: number;
-  n: number;
-  transA: boolean;
-  transB: boolean;
-}
-
-interface Result {
-  name: string;
-  pass: Pass;
-  m: number;
-  k: number;
-  n: number;
-  gflops: number;
-  tfjs_gflops: number | null;
-  ratio: number | null;
-  /** --baseline only: the seed kernel. */
-  baseline_gflops?: number;
-}
-
-// ------------------------------------------------------------------------------------ options
 const argv = process.argv.slice(2);
 const flag = (f: string) => argv.includes(f);
 const value = (f: string) => {
@@ -64,215 +26,42 @@ const value = (f: string) => {
   return i >= 0 ? argv[i + 1] : undefined;
 };
 const JSON_OUT = flag('--json');
-const WITH_TFJS = !flag('--no-tfjs');
-const REPS = Number(value('--reps') ?? 7);
 const ONLY = value('--only');
-const KERNEL = (value('--kernel') ?? 'auto') as 'auto' | 'tiled' | 'windows';
-const BASELINE = flag('--baseline');
-const BATCH_SECONDS = 0.08;
-const batchSize = (secondsPerCall: number) => Math.max(1, Math.min(500, Math.round(BATCH_SECONDS / secondsPerCall)));
+const PART_MATMUL = !ONLY || ONLY !== 'train';
+const PART_TRAIN = !ONLY || ONLY === 'train';
+const MATMUL_FILTER = ONLY && ONLY !== 'train' && ONLY !== 'matmul' ? ONLY : undefined;
+const REPS = value('--reps') ? Number(value('--reps')) : undefined;
+const CONFIGS = value('--config')?.split(',');
 
 // In --json mode stdout carries only the JSON object; everything else (tfjs chatter) goes to stderr.
 const log = (...a: unknown[]) => console.error(...a);
 if (JSON_OUT) console.log = console.info = console.warn = log;
+const table = (line: string) => (JSON_OUT ? log(line) : process.stdout.write(line + '\n'));
 
-// ------------------------------------------------------------------------------------ shapes
-/** The linear layers of a small GPT: rows N = B*T, in C, out OC. */
-const N = 768;
-const LAYERS: [string, number, number][] = [
-  ['attn.qkv', 128, 384],
-  ['attn.proj', 128, 128],
-  ['mlp.fc', 128, 512],
-  ['mlp.proj', 512, 128],
-  ['lm_head', 128, 98],
-];
-
-function linearCases(name: string, rows: number, C: number, OC: number): Case[] {
-  return [
-    { name, pass: 'forward', m: rows, n: OC, k: C, transA: false, transB: true },
-    { name, pass: 'dinp', m: rows, n: C, k: OC, transA: false, transB: false },
-    { name, pass: 'dweight', m: OC, n: C, k: rows, transA: true, transB: false },
-  ];
-}
-
-const CASES: Case[] = [
-  ...LAYERS.flatMap(([name, C, OC]) => linearCases(name, N, C, OC)),
-  ...linearCases('square1024', 1024, 1024, 1024),
-].filter((c) => !ONLY || `${c.name} ${c.pass}`.includes(ONLY));
-
-// ------------------------------------------------------------------------------------ helpers
-function randomData(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 4294967296 - 0.5;
-  }
-  return out;
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
-
-/** Seconds for one batch: `record` R times, then wait for the device. */
-async function timeBatch(R: number, record: () => void, sync: () => Promise<void>): Promise<number> {
-  const t0 = performance.now();
-  for (let i = 0; i < R; i++) record();
-  await sync();
-  return (performance.now() - t0) / 1000;
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
-
-// ------------------------------------------------------------------------------------ bench
-/** The seed kernel (bench/matmul-v0.wgsl), dispatched as it was: 4 x 4 per invocation, 8 x 8 workgroups. */
-function matmulV0(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean): void {
-  if (!WGSL.matmul_v0) WGSL.matmul_v0 = readFileSync(new URL('./matmul-v0.wgsl', import.meta.url), 'utf8');
-  gpu.dispatch('matmul_v0', 'matmul', [out, a, b, gpu.dummy()], [Math.ceil(N / 32), Math.ceil(M / 32), 1], {
-    constants: { M, N, K, TRANS_A: transA, TRANS_B: transB, ACCUMULATE: accumulate },
-  });
-}
-
-async function benchCase(gpu: Gpu, tfjs: Tfjs | null, c: Case): Promise<Result & { maxDiff: number | null }> {
-  const { m, n, k } = c;
-  const aData = randomData(m * k, 1), bData = randomData(k * n, 2);
-  const accumulate = c.pass !== 'forward';
-  const a = gpu.tensor(c.transA ? [k, m] : [m, k], aData, 'f32', 'a');
-  const b = gpu.tensor(c.transB ? [n, k] : [k, n], bData, 'f32', 'b');
-  const out = gpu.tensor([m, n], undefined, 'f32', 'out');
-  const ours = () => matmul(gpu, out, a, b, m, n, k, { transA: c.transA, transB: c.transB, accumulate, kernel: KERNEL });
-  const seed = () => matmulV0(gpu, out, a, b, m, n, k, c.transA, c.transB, accumulate);
-
-  // first call: compile, and check against tfjs on the same inputs
-  ours();
-  const oursFirst = await gpu.read(out);
-  let ta: any = null, tb: any = null, theirs: (() => any) | null = null, maxDiff: number | null = null;
-  if (tfjs) {
-    const { tf } = tfjs;
-    ta = tf.tensor(aData, c.transA ? [k, m] : [m, k]);
-    tb = tf.tensor(bData, c.transB ? [n, k] : [k, n]);
-    theirs = () => tf.matMul(ta, tb, c.transA, c.transB);
-    const first = theirs();
-    maxDiff = maxAbsDiff(oursFirst, await first.data()); // uploads ta, tb and compiles
-    first.dispose();
-  }
-
-  const flop = 2 * m * n * k;
-  // batch sizes: about BATCH_SECONDS per batch for each implementation, from one timed call
-  const oursR = batchSize(await timeBatch(1, ours, () => gpu.sync()));
-  const theirsR = tfjs && theirs ? batchSize(await timeBatch(1, () => theirs!().dispose(), () => tfjsSync(tfjs))) : 0;
-  const seedR = BASELINE ? batchSize(await timeBatch(1, seed, () => gpu.sync())) : 0;
-  const oursT: number[] = [], tfjsT: number[] = [], seedT: number[] = [];
-  for (let rep = -1; rep < REPS; rep++) {
-    // rep -1 is a warm-up batch for both
-    const t = await timeBatch(oursR, ours, () => gpu.sync());
-    if (rep >= 0) oursT.push(t / oursR);
-    if (BASELINE) {
-      const ts = await timeBatch(seedR, seed, () => gpu.sync());
-      if (rep >= 0) seedT.push(ts / seedR);
-    }
-    if (tfjs && theirs) {
-      const outs: any[] = [];
-      const tt = await timeBatch(theirsR, () => outs.push(theirs!()), () => tfjsSync(tfjs));
-      for (const o of outs) o.dispose();
-      if (rep >= 0) tfjsT.push(tt / theirsR);
-    }
-  }
-  gpu.release(a, b, out);
-  ta?.dispose();
-  tb?.dispose();
-
-  const gflops = flop / median(oursT) / 1e9;
-  const tfjs_gflops = tfjs ? flop / median(tfjsT) / 1e9 : null;
-  return {
-    name: c.name, pass: c.pass, m, k, n,
-    gflops: round(gflops),
-    tfjs_gflops: tfjs_gflops === null ? null : round(tfjs_gflops),
-    // the ratio pairs each batch of ours with the tfjs batch right after it: robust to load drifts
-    ratio: tfjs_gflops === null ? null : round(median(oursT.map((t, i) => tfjsT[i] / t))),
-    ...(BASELINE ? { baseline_gflops: round(flop / median(seedT) / 1e9) } : {}),
-    maxDiff,
-  };
-}
-
-const round = (x: number, d = 3) => Number(x.toPrecision(d));
-
-/** dbias (OC) += column sums of dout (N, OC): microseconds per call and GB/s read, ours and the seed's. */
-async function benchBias(gpu: Gpu, rows: number, cols: number): Promise<{ us: number; gbs: number; seedUs?: number }> {
-  const dout = gpu.tensor([rows, cols], randomData(rows * cols, 3));
-  const dbias = gpu.tensor([cols]);
-  const seed = () => {
-    if (!WGSL.matmul_v0) WGSL.matmul_v0 = readFileSync(new URL('./matmul-v0.wgsl', import.meta.url), 'utf8');
-    gpu.dispatch('matmul_v0', 'bias_backward', [dbias, dout], [Math.ceil(cols / 64)], { constants: { ROWS: rows, COLS: cols } });
-  };
-  const R = 200;
-  biasBackward(gpu, dbias, dout);
-  if (BASELINE) seed();
-  await gpu.sync();
-  const ts: number[] = [], seedTs: number[] = [];
-  for (let rep = -1; rep < REPS; rep++) {
-    const t = await timeBatch(R, () => biasBackward(gpu, dbias, dout), () => gpu.sync());
-    if (rep >= 0) ts.push(t / R);
-    if (BASELINE) {
-      const t2 = await timeBatch(R, seed, () => gpu.sync());
-      if (rep >= 0) seedTs.push(t2 / R);
-    }
-  }
-  gpu.release(dout, dbias);
-  const s = median(ts);
-  return { us: s * 1e6, gbs: (rows * cols * 4) / s / 1e9, ...(BASELINE ? { seedUs: median(seedTs) * 1e6 } : {}) };
-}
-
-// ------------------------------------------------------------------------------------ main
 async function main(): Promise<void> {
   const started = performance.now();
   const gpu = await Gpu.create();
   log(`adapter: ${describeAdapter(gpu.report)} - ${gpu.report.description}`);
-  const tfjs = WITH_TFJS ? await loadTfjs() : null;
+  const tfjs = flag('--no-tfjs') ? null : await loadTfjs();
   if (tfjs) {
     log(`tfjs ${tfjs.tf.version_core} webgpu backend adapter: ${tfjs.adapter.vendor} / ${tfjs.adapter.architecture}`);
     if (tfjs.adapter.vendor !== gpu.report.vendor || tfjs.adapter.architecture !== gpu.report.architecture) {
       log(`WARNING: tfjs got a different adapter (${tfjs.adapter.vendor}/${tfjs.adapter.architecture}) than ours (${gpu.report.vendor}/${gpu.report.architecture})`);
     }
   }
-  log(`timing: median of ${REPS} batches of ~${BATCH_SECONDS} s each, after a warm-up batch\n`);
 
-  const results: (Result & { maxDiff: number | null })[] = [];
-  const head =
-    `${'layer'.padEnd(11)} ${'pass'.padEnd(8)} ${'M'.padStart(5)} ${'K'.padStart(5)} ${'N'.padStart(5)}  ` +
-    `${BASELINE ? `${'seed GFLOP/s'.padStart(12)} ` : ''}${'ours GFLOP/s'.padStart(12)} ${'tfjs GFLOP/s'.padStart(12)} ${'ratio'.padStart(6)}  max|diff|`;
-  if (!JSON_OUT) console.log(head + '\n' + '-'.repeat(head.length));
-  for (const c of CASES) {
-    const r = await benchCase(gpu, tfjs, c);
-    results.push(r);
-    const line =
-      `${r.name.padEnd(11)} ${r.pass.padEnd(8)} ${String(r.m).padStart(5)} ${String(r.k).padStart(5)} ${String(r.n).padStart(5)}  ` +
-      `${BASELINE ? `${r.baseline_gflops!.toFixed(2).padStart(12)} ` : ''}${r.gflops.toFixed(2).padStart(12)} ${(r.tfjs_gflops?.toFixed(2) ?? '-').padStart(12)} ${(r.ratio?.toFixed(2) ?? '-').padStart(6)}  ` +
-      `${r.maxDiff === null ? '-' : r.maxDiff.toExponential(1)}`;
-    if (JSON_OUT) log(line);
-    else console.log(line);
-  }
-
-  if (!ONLY || 'bias'.includes(ONLY)) {
-    const lines: string[] = ['', 'bias_backward: dbias (OC) += column sums of dout (768, OC)'];
-    for (const cols of [98, 128, 384, 512]) {
-      const b = await benchBias(gpu, N, cols);
-      lines.push(`  OC=${String(cols).padEnd(4)} ${b.us.toFixed(0).padStart(6)} us/call  ${b.gbs.toFixed(2)} GB/s${b.seedUs ? `  (seed kernel: ${b.seedUs.toFixed(0)} us/call)` : ''}`);
-    }
-    (JSON_OUT ? log : console.log)(lines.join('\n'));
-  }
+  const matmul = PART_MATMUL
+    ? await benchMatmul(gpu, tfjs, { reps: REPS, only: MATMUL_FILTER, kernel: (value('--kernel') ?? 'auto') as 'auto' | 'tiled' | 'windows', baseline: flag('--baseline'), table, log })
+    : [];
+  const configs = TRAIN_CONFIGS.filter((c) => !CONFIGS || CONFIGS.includes(c.name));
+  const train = PART_TRAIN
+    ? await benchTrain(gpu, { configs, tfjs, torch: !flag('--no-torch'), firstStep: !flag('--no-first-step'), reps: REPS, log: JSON_OUT ? log : (...a) => console.log(...a) })
+    : [];
   log(`\nbench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
   if (JSON_OUT) {
-    const matmul = results.map(({ maxDiff: _, ...r }) => r);
-    process.stdout.write(JSON.stringify({ adapter: gpu.report, matmul }) + '\n');
+    const adapter = { ...gpu.report, summary: describeAdapter(gpu.report) };
+    process.stdout.write(JSON.stringify({ adapter, date: new Date().toISOString(), matmul, train }) + '\n');
   }
   // Dawn instances keep Node alive; exit explicitly.
   process.exit(0);

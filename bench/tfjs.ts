@@ -5,6 +5,7 @@
  * Dawn for Node (npm `webgpu`) before the backend module is loaded. It requests its own adapter
  * and device from that instance: the same Vulkan driver our Gpu uses (the bench prints both).
  */
+import { createRequire } from 'node:module';
 import { create, globals } from 'webgpu';
 
 export interface Tfjs {
@@ -27,6 +28,10 @@ export async function loadTfjs(): Promise<Tfjs> {
 
   const tf: any = await import('@tensorflow/tfjs-core');
   await import('@tensorflow/tfjs-backend-webgpu'); // registers 'webgpu' now that navigator.gpu exists
+  // Gradients (for the training benchmark) are not in tfjs-core's Node bundle. Its unbundled ES
+  // build registers them, in tfjs's global gradient registry that the bundle's engine reads too;
+  // that build uses extensionless imports, so it is loaded with require (tsx transpiles it).
+  createRequire(import.meta.url)('@tensorflow/tfjs-core/dist/register_all_gradients.js');
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs: the webgpu backend failed to initialise on Dawn');
   await tf.ready();
   const backend = tf.backend();
