@@ -8,6 +8,8 @@ export default defineConfig({
     execArgv: ['--expose-gc'],
     maxWorkers: 2,
     globalSetup: ['test/setup/global.ts'],
+    // crash trace per worker, and the file's shared device destroyed after its last test
+    setupFiles: ['test/setup/trace.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     projects: [

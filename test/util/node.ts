@@ -1,5 +1,5 @@
 /** Node side of the GPU test harness: one Dawn device per test file, cases become vitest tests. */
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { beforeAll, describe, it } from 'vitest';
 import { Gpu } from '../../src/gpu/context.ts';
 import type { GpuCase } from './cases.ts';
 
@@ -11,14 +11,23 @@ export function testGpu(): Promise<Gpu> {
   return shared;
 }
 
+/** Destroy the test file's device, if it made one (test/setup/trace.ts calls this after the file's last test). */
+export async function releaseTestGpu(): Promise<void> {
+  const p = shared;
+  shared = null;
+  if (!p) return;
+  try {
+    (await p).destroy();
+  } catch {
+    // no device was made (its creation failed, and that test already failed): nothing to release
+  }
+}
+
 export function runCases(suite: string, cases: GpuCase[]): void {
   describe(suite, () => {
     let gpu: Gpu;
     beforeAll(async () => {
       gpu = await testGpu();
-    });
-    afterAll(async () => {
-      // keep the device for other suites in the same file; it is destroyed at process exit
     });
     for (const c of cases) it(c.name, async () => c.run(gpu), 120_000);
   });
