@@ -14,14 +14,14 @@
 //   like an ignored one (loss 0, zero gradient). Targets live on the GPU, so the wrapper cannot see
 //   them: the code that uploads them (the data loader / GPT.forward) must reject them on the host.
 //
-// Entry points and bindings (binding order = the wrapper's argument order):
-//   crossentropy           0 losses (N) rw  1 dlogits (N,V) rw  2 logits (N,V)  3 targets (N) i32  4 scale (1)  5 dims
-//   crossentropy_inplace   0 losses (N) rw  1 dlogits (N,V) rw, holding the logits on entry
-//                          2 targets (N) i32  3 scale (1)  4 dims
+// Entry points crossentropy and crossentropy_rows; bindings (binding order = the wrapper's argument order):
+//   separate        0 losses (N) rw  1 dlogits (N,V) rw  2 logits (N,V)  3 targets (N) i32  4 scale (1)  5 dims
+//   IN_PLACE        0 losses (N) rw  1 dlogits (N,V) rw, holding the logits on entry
+//                   2 targets (N) i32  3 scale (1)  4 dims
 //   dims: (N, V) in a uniform buffer, so one pipeline serves every shape.
 //   WebGPU forbids binding one buffer range both read_write and read-only in one dispatch, so the
-//   in-place form (dlogits overwrites logits to save N*V floats) is a second entry point with one
-//   binding for both. The two entry points are the same code except where the logits are read.
+//   in-place form (dlogits overwrites logits to save N*V floats) binds one buffer for both. The
+//   template define IN_PLACE picks the bindings and where logit_at() reads; the code is shared.
 //
 // Design: one workgroup of WG = 64 invocations per row, strided over V. For GPT-2, V = 50257 and N
 // is a few thousand: one invocation per row would run only N threads (a fraction of a large GPU),
@@ -35,8 +35,8 @@
 // that element, so the in-place form needs no further synchronisation. Rows are folded with
 // wg_linear, so N may exceed 65535.
 //
-// Small vocabularies (V <= ROWS_MAX_V, the wrapper's choice): crossentropy_rows and
-// crossentropy_rows_inplace run one INVOCATION per row instead (same bindings, same math, the
+// Small vocabularies (V <= ROWS_MAX_V, the wrapper's choice): crossentropy_rows runs one
+// INVOCATION per row instead (same bindings, same math, the
 // row's elements in order). With V = 99, a workgroup per row keeps 62 of 64 invocations busy
 // merging the 64 partial pairs (64 x 64 reads of workgroup memory per row), which on CPU adapters
 // costs more than the row itself.
@@ -81,12 +81,22 @@ fn target_col(t: i32, V: u32) -> u32 {
 @group(0) @binding(0) var<storage, read_write> ce_losses: array<f32>;   // (N)
 @group(0) @binding(1) var<storage, read_write> ce_dlogits: array<f32>;  // (N,V); in place: logits on entry
 
-// ---------------------------------------------------------------- separate dlogits and logits
-
+#if ${IN_PLACE}
+// in place: dlogits overwrites the logits it holds on entry
+@group(0) @binding(2) var<storage, read> ce_targets: array<i32>;  // (N)
+@group(0) @binding(3) var<storage, read> ce_scale: array<f32>;    // (1)
+@group(0) @binding(4) var<uniform> ce_dims: Dims;
+// (each element is read by the invocation that later overwrites it, before it does)
+fn logit_at(i: u32) -> f32 { return ce_dlogits[i]; }
+#else
 @group(0) @binding(2) var<storage, read> ce_logits: array<f32>;   // (N,V)
 @group(0) @binding(3) var<storage, read> ce_targets: array<i32>;  // (N)
 @group(0) @binding(4) var<storage, read> ce_scale: array<f32>;    // (1)
 @group(0) @binding(5) var<uniform> ce_dims: Dims;
+fn logit_at(i: u32) -> f32 { return ce_logits[i]; }
+#endif
+
+// ---------------------------------------------------------------- a workgroup per row
 
 @compute @workgroup_size(64)
 fn crossentropy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -100,7 +110,7 @@ fn crossentropy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 
   var st = vec2<f32>(LOWEST, 0.0);
   if (t < V) {
-    for (var i = lid; i < V; i += WG) { st = online_add(st, ce_logits[x + i]); }
+    for (var i = lid; i < V; i += WG) { st = online_add(st, logit_at(x + i)); }
   }
   let ms = wg_max_sum(st, lid);  // (max, sum of exp(logit - max)) of the row
 
@@ -112,48 +122,7 @@ fn crossentropy(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
   let scale = ce_scale[0];
   let inv = 1.0 / ms.y;
   for (var i = lid; i < V; i += WG) {
-    let logit = ce_logits[x + i];
-    let p = exp(logit - ms.x) * inv;
-    if (i == t) {
-      ce_losses[row] = log(ms.y) + ms.x - logit;
-      ce_dlogits[x + i] = (p - 1.0) * scale;
-    } else {
-      ce_dlogits[x + i] = p * scale;
-    }
-  }
-}
-
-// ---------------------------------------------------------------- in place: dlogits overwrites logits
-
-@group(0) @binding(2) var<storage, read> ip_targets: array<i32>;  // (N)
-@group(0) @binding(3) var<storage, read> ip_scale: array<f32>;    // (1)
-@group(0) @binding(4) var<uniform> ip_dims: Dims;
-
-@compute @workgroup_size(64)
-fn crossentropy_inplace(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                        @builtin(local_invocation_index) lid: u32) {
-  let N = ip_dims.n;
-  let V = ip_dims.v;
-  let row = wg_linear(wid, nwg);
-  if (row >= N) { return; }
-  let x = row * V;
-  let t = target_col(ip_targets[row], V);
-
-  var st = vec2<f32>(LOWEST, 0.0);
-  if (t < V) {
-    for (var i = lid; i < V; i += WG) { st = online_add(st, ce_dlogits[x + i]); }
-  }
-  let ms = wg_max_sum(st, lid);
-
-  if (t >= V) {
-    if (lid == 0u) { ce_losses[row] = 0.0; }
-    for (var i = lid; i < V; i += WG) { ce_dlogits[x + i] = 0.0; }
-    return;
-  }
-  let scale = ip_scale[0];
-  let inv = 1.0 / ms.y;
-  for (var i = lid; i < V; i += WG) {
-    let logit = ce_dlogits[x + i];  // read, then overwritten by this same invocation
+    let logit = logit_at(x + i);
     let p = exp(logit - ms.x) * inv;
     if (i == t) {
       ce_losses[row] = log(ms.y) + ms.x - logit;
@@ -181,41 +150,11 @@ fn crossentropy_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgro
     return;
   }
   var st = vec2<f32>(LOWEST, 0.0);
-  for (var i = 0u; i < V; i++) { st = online_add(st, ce_logits[x + i]); }
+  for (var i = 0u; i < V; i++) { st = online_add(st, logit_at(x + i)); }
   let scale = ce_scale[0];
   let inv = 1.0 / st.y;
   for (var i = 0u; i < V; i++) {
-    let logit = ce_logits[x + i];
-    let p = exp(logit - st.x) * inv;
-    if (i == t) {
-      ce_losses[row] = log(st.y) + st.x - logit;
-      ce_dlogits[x + i] = (p - 1.0) * scale;
-    } else {
-      ce_dlogits[x + i] = p * scale;
-    }
-  }
-}
-
-@compute @workgroup_size(64)
-fn crossentropy_rows_inplace(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                             @builtin(local_invocation_index) lid: u32) {
-  let N = ip_dims.n;
-  let V = ip_dims.v;
-  let row = wg_linear(wid, nwg) * WG + lid;
-  if (row >= N) { return; }
-  let x = row * V;
-  let t = target_col(ip_targets[row], V);
-  if (t >= V) {
-    ce_losses[row] = 0.0;
-    for (var i = 0u; i < V; i++) { ce_dlogits[x + i] = 0.0; }
-    return;
-  }
-  var st = vec2<f32>(LOWEST, 0.0);
-  for (var i = 0u; i < V; i++) { st = online_add(st, ce_dlogits[x + i]); }
-  let scale = ip_scale[0];
-  let inv = 1.0 / st.y;
-  for (var i = 0u; i < V; i++) {
-    let logit = ce_dlogits[x + i];  // read, then overwritten by this same invocation
+    let logit = logit_at(x + i);
     let p = exp(logit - st.x) * inv;
     if (i == t) {
       ce_losses[row] = log(st.y) + st.x - logit;

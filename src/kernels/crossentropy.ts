@@ -52,9 +52,9 @@ export function crossEntropy(gpu: Gpu, losses: Tensor, dlogits: Tensor, logits: 
           'pass the same tensor to compute in place, or use separate buffers (WebGPU cannot bind one buffer read_write and read-only in one dispatch)',
       );
     }
-    gpu.dispatch('crossentropy', rows ? 'crossentropy_rows_inplace' : 'crossentropy_inplace', [losses, dlogits, targets, scale, sizes], grid);
+    gpu.dispatch('crossentropy', rows ? 'crossentropy_rows' : 'crossentropy', [losses, dlogits, targets, scale, sizes], grid, { defines: { IN_PLACE: true } });
   } else {
-    gpu.dispatch('crossentropy', rows ? 'crossentropy_rows' : 'crossentropy', [losses, dlogits, logits, targets, scale, sizes], grid);
+    gpu.dispatch('crossentropy', rows ? 'crossentropy_rows' : 'crossentropy', [losses, dlogits, logits, targets, scale, sizes], grid, { defines: { IN_PLACE: false } });
   }
 }
 
