@@ -59,6 +59,15 @@ const WG: u32 = 64u;
 const KB: u32 = 4u;           // keys (or queries) per block of the inner loops
 const LOWEST: f32 = -3.402823466e38;
 
+// acc + w.x * x0 + w.y * x1 + w.z * x2 + w.w * x3, fused, in that order: one row of a 4 x 4 tile
+// (4 weights of a row times the 4 loaded vectors of a block) added to that row's accumulator.
+fn fma4(w: vec4<f32>, x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>, x3: vec4<f32>, acc: vec4<f32>) -> vec4<f32> {
+  var a = fma(vec4<f32>(w.x), x0, acc);
+  a = fma(vec4<f32>(w.y), x1, a);
+  a = fma(vec4<f32>(w.z), x2, a);
+  return fma(vec4<f32>(w.w), x3, a);
+}
+
 // HS4 as a value the compiler cannot constant-fold (num_workgroups is never 0 in a dispatch that
 // runs), so the channel loops are not unrolled: with constant trip counts, LLVM-based software
 // adapters unroll them and then take seconds to minutes per pipeline (lavapipe: 100 s for the
@@ -304,12 +313,7 @@ fn attention_backward_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wor
       let k_2 = qkv_in4(kb.z, i);
       let k_3 = qkv_in4(kb.w, i);
       for (var r = 0u; r < QR; r++) {
-        var a = dq[r * HS4 + i];
-        a = fma(vec4<f32>(ds[r].x), k_0, a);
-        a = fma(vec4<f32>(ds[r].y), k_1, a);
-        a = fma(vec4<f32>(ds[r].z), k_2, a);
-        a = fma(vec4<f32>(ds[r].w), k_3, a);
-        dq[r * HS4 + i] = a;
+        dq[r * HS4 + i] = fma4(ds[r], k_0, k_1, k_2, k_3, dq[r * HS4 + i]);
       }
     }
   }
@@ -402,18 +406,8 @@ fn attention_backward_dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_wo
       let o_2 = dout4(ob.z, i);
       let o_3 = dout4(ob.w, i);
       for (var j = 0u; j < QR; j++) {
-        var a = dk[j * HS4 + i];
-        a = fma(vec4<f32>(ds[j].x), q_0, a);
-        a = fma(vec4<f32>(ds[j].y), q_1, a);
-        a = fma(vec4<f32>(ds[j].z), q_2, a);
-        a = fma(vec4<f32>(ds[j].w), q_3, a);
-        dk[j * HS4 + i] = a;
-        var c = dv[j * HS4 + i];
-        c = fma(vec4<f32>(p[j].x), o_0, c);
-        c = fma(vec4<f32>(p[j].y), o_1, c);
-        c = fma(vec4<f32>(p[j].z), o_2, c);
-        c = fma(vec4<f32>(p[j].w), o_3, c);
-        dv[j * HS4 + i] = c;
+        dk[j * HS4 + i] = fma4(ds[j], q_0, q_1, q_2, q_3, dk[j * HS4 + i]);
+        dv[j * HS4 + i] = fma4(p[j], o_0, o_1, o_2, o_3, dv[j * HS4 + i]);
       }
     }
   }
