@@ -66,6 +66,16 @@ function isNode(): boolean {
 /** The lavapipe ICD file locations Debian's mesa-vulkan-drivers installs. */
 const LAVAPIPE_ICDS = ['/usr/share/vulkan/icd.d/lvp_icd.json', '/usr/share/vulkan/icd.d/lvp_icd.x86_64.json'];
 
+/**
+ * Dawn instances of this process, by options and Vulkan ICD: every device of the process comes
+ * from one instance, counted by its users. Two live instances in one process are not safe in Dawn
+ * for Node 0.6.2: after a device of one was destroyed and its instance dropped, the next
+ * ProcessEvents of the other aborted on a freed mutex (`pthread_mutex_lock: Assertion
+ * mutex->__data.__owner == 0`) or waited on it forever, in about 2 of 5 runs of
+ * test/gpu/runtime.test.ts.
+ */
+const dawnInstances = new Map<string, { gpu: GPU; users: number }>();
+
 async function nodeGpu(options: string[]): Promise<{ gpu: GPU; release(): void }> {
   let mod: any;
   try {
@@ -80,8 +90,24 @@ async function nodeGpu(options: string[]): Promise<{ gpu: GPU; release(): void }
   const g = globalThis as any;
   // GPUBufferUsage, GPUMapMode, GPUShaderStage ... are globals in browsers; Dawn exports them.
   for (const [k, v] of Object.entries(mod.globals ?? {})) if (g[k] === undefined) g[k] = v;
-  let instance: any = mod.create(options);
-  return { gpu: instance as GPU, release: () => { instance = null; } };
+  const key = `${options.join('\n')}|${process.env.VK_ICD_FILENAMES ?? ''}`;
+  let entry = dawnInstances.get(key);
+  if (!entry) {
+    entry = { gpu: mod.create(options) as GPU, users: 0 };
+    dawnInstances.set(key, entry);
+  }
+  entry.users++;
+  const used = entry;
+  let released = false;
+  return {
+    gpu: used.gpu,
+    release: () => {
+      if (released) return;
+      released = true;
+      // the last user gone: drop the instance, so that the Node process can exit
+      if (--used.users === 0 && dawnInstances.get(key) === used) dawnInstances.delete(key);
+    },
+  };
 }
 
 /**
@@ -116,6 +142,7 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     const fs = await import(/* @vite-ignore */ fsName);
     const icd = LAVAPIPE_ICDS.find((p) => fs.existsSync(p));
     if (icd) {
+      release(); // the instance that found no adapter
       process.env.VK_ICD_FILENAMES = icd;
       const n = await nodeGpu(opts.dawnOptions ?? []);
       gpu = n.gpu;

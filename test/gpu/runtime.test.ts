@@ -78,6 +78,29 @@ fn main() {
     await expect(gpu.read(t)).rejects.toThrow(DeviceLostError);
     gpu.destroy();
   });
+
+  it('devices made and destroyed one after another leave a live device working (one Dawn instance per process)', async () => {
+    // With a Dawn instance per device, this aborted the process (a freed mutex in Dawn's event
+    // processing) or hung it, in about 2 of 5 runs of this file: see src/gpu/device.ts.
+    const live = await testGpu();
+    const a = live.tensor([4096], Array.from({ length: 4096 }, (_, i) => (i % 13) - 6));
+    const b = live.tensor([4096]);
+    for (let round = 0; round < 6; round++) {
+      const other = await Gpu.create();
+      other.tensor([16], new Array(16).fill(round));
+      other.device.destroy();
+      await other.lost;
+      other.destroy();
+      (globalThis as { gc?: () => void }).gc?.(); // let a dropped instance be finalized now
+      live.startProfile();
+      geluForward(live, b, a);
+      const prof = await live.stopProfile();
+      expect(prof.get('gelu.gelu_forward')?.count).toBe(1);
+      const y = await live.read(b);
+      expect(y[7]).toBeCloseTo(0.5 * 1 * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (1 + 0.044715))), 5); // gelu(1)
+    }
+    live.release(a, b);
+  });
 });
 
 describe('profiling', () => {
