@@ -27,6 +27,7 @@ import { short, TokenIdError, TokenizerFormatError } from '../tokenizer/errors.t
 import type { Gpt2TokenizerJSON, Tokenizer } from '../tokenizer/types.ts';
 import { wtf8Encode } from '../tokenizer/utf.ts';
 import { decodeTokenBytes, encodeChunked } from '../tokenizer/byte-tokens.ts';
+import { heapPop, heapPush } from '../tokenizer/heap.ts';
 
 /** Largest vocabulary accepted (ids and pair keys stay exact in float64). */
 export const MAX_GPT2_VOCAB = 1 << 22;
@@ -94,36 +95,6 @@ export function gpt2Split(text: string, fn: (chunk: string) => void): void {
 
 // ---- the tokenizer ------------------------------------------------------------------------------
 
-/** Min-heap of numbers (rank * n + position). */
-function heapPush(h: number[], v: number): void {
-  h.push(v);
-  let i = h.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (h[p] <= v) break;
-    h[i] = h[p];
-    i = p;
-  }
-  h[i] = v;
-}
-function heapPop(h: number[]): number {
-  const top = h[0];
-  const last = h.pop()!;
-  const n = h.length;
-  if (n > 0) {
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const m = l + 1 < n && h[l + 1] < h[l] ? l + 1 : l;
-      if (h[m] >= last) break;
-      h[i] = h[m];
-      i = m;
-    }
-    h[i] = last;
-  }
-  return top;
-}
 
 export interface Gpt2FilesOptions {
   /** Number of ids, when the model's vocabulary is larger than the files' (padding ids decode to ''). */

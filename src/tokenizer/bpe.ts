@@ -18,6 +18,7 @@ import { short, TokenIdError, TokenizerError, TokenizerFormatError } from './err
 import type { BpeTokenizerJSON, Tokenizer } from './types.ts';
 import { wtf8Encode } from './utf.ts';
 import { decodeTokenBytes, encodeChunked } from './byte-tokens.ts';
+import { heapPop, heapPush } from './heap.ts';
 
 /** GPT-2's pre-tokenizer pattern (openai/gpt-2 encoder.py), with Unicode property escapes. */
 export const GPT2_SPLIT_PATTERN = String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`;
@@ -121,36 +122,6 @@ class PairHeap {
   }
 }
 
-/** Min-heap of plain numbers. */
-function heapPush(h: number[], v: number): void {
-  h.push(v);
-  let i = h.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (h[p] <= v) break;
-    h[i] = h[p];
-    i = p;
-  }
-  h[i] = v;
-}
-function heapPop(h: number[]): number {
-  const top = h[0];
-  const last = h.pop()!;
-  const n = h.length;
-  if (n > 0) {
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const m = l + 1 < n && h[l + 1] < h[l] ? l + 1 : l;
-      if (h[m] >= last) break;
-      h[i] = h[m];
-      i = m;
-    }
-    h[i] = last;
-  }
-  return top;
-}
 
 export class BpeTokenizer implements Tokenizer {
   readonly type = 'bpe' as const;
