@@ -122,7 +122,6 @@ class PairHeap {
   }
 }
 
-
 export class BpeTokenizer implements Tokenizer {
   readonly type = 'bpe' as const;
   /** 256 + merges.length (can be below the size asked of train when the corpus runs out of pairs). */
