@@ -95,7 +95,6 @@ export function gpt2Split(text: string, fn: (chunk: string) => void): void {
 
 // ---- the tokenizer ------------------------------------------------------------------------------
 
-
 export interface Gpt2FilesOptions {
   /** Number of ids, when the model's vocabulary is larger than the files' (padding ids decode to ''). */
   vocabSize?: number;

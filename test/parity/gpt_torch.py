@@ -8,10 +8,11 @@ DIR/batches.bin (int32: for each step, B*T inputs then B*T targets). Computes, i
     clip_grad_norm_, the per-step learning rates given in the manifest)
 Writes DIR/result.json and DIR/grads.bin (float64, manifest order).
 """
-import json, math, sys, os
+import json, sys, os
 import numpy as np
 import torch
 import torch.nn.functional as F
+from gpt_body import gpt_body, load_params
 
 torch.set_num_threads(2)
 d = sys.argv[1]
@@ -21,36 +22,11 @@ V, Tm, L, NH, C = cfg["vocabSize"], cfg["blockSize"], cfg["nLayer"], cfg["nHead"
 B, T = man["B"], man["T"]
 dtype = torch.float64
 
-flat = np.fromfile(os.path.join(d, "params.bin"), dtype=np.float32)
-params = {}
-off = 0
-for p in man["params"]:
-    n = int(np.prod(p["shape"]))
-    params[p["name"]] = torch.tensor(flat[off:off + n].astype(np.float64)).reshape(p["shape"]).requires_grad_(True)
-    off += n
-assert off == flat.size, (off, flat.size)
+params = load_params(d, man)
 batches = np.fromfile(os.path.join(d, "batches.bin"), dtype=np.int32).reshape(-1, 2, B, T)
 
 def forward(P, idx, targets):
-    x = P["transformer.wte.weight"][idx] + P["transformer.wpe.weight"][:T]
-    HS = C // NH
-    mask = torch.tril(torch.ones(T, T, dtype=torch.bool))
-    for l in range(L):
-        p = lambda n: P[f"transformer.h.{l}.{n}"]
-        h = F.layer_norm(x, (C,), p("ln_1.weight"), p("ln_1.bias"), 1e-5)
-        qkv = h @ p("attn.c_attn.weight").T + p("attn.c_attn.bias")
-        q, k, v = qkv.split(C, dim=2)
-        q = q.view(B, T, NH, HS).transpose(1, 2)
-        k = k.view(B, T, NH, HS).transpose(1, 2)
-        v = v.view(B, T, NH, HS).transpose(1, 2)
-        att = (q @ k.transpose(-2, -1)) / math.sqrt(HS)
-        att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
-        y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
-        x = x + y @ p("attn.c_proj.weight").T + p("attn.c_proj.bias")
-        h = F.layer_norm(x, (C,), p("ln_2.weight"), p("ln_2.bias"), 1e-5)
-        h = F.gelu(h @ p("mlp.c_fc.weight").T + p("mlp.c_fc.bias"), approximate="tanh")
-        x = x + h @ p("mlp.c_proj.weight").T + p("mlp.c_proj.bias")
-    x = F.layer_norm(x, (C,), P["transformer.ln_f.weight"], P["transformer.ln_f.bias"], 1e-5)
+    x = gpt_body(P, idx, L, NH, C)
     logits = x @ P["transformer.wte.weight"].T
     loss = F.cross_entropy(logits.view(-1, V), targets.reshape(-1), ignore_index=-1)
     return logits, loss
