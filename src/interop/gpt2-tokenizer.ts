@@ -27,7 +27,7 @@ import { short, TokenIdError, TokenizerFormatError } from '../tokenizer/errors.t
 import type { Gpt2TokenizerJSON, Tokenizer } from '../tokenizer/types.ts';
 import { wtf8Encode } from '../tokenizer/utf.ts';
 import { decodeTokenBytes, encodeChunked } from '../tokenizer/byte-tokens.ts';
-import { heapPop, heapPush } from '../tokenizer/heap.ts';
+import { mergeRanked } from '../tokenizer/bpe-merge.ts';
 
 /** Largest vocabulary accepted (ids and pair keys stay exact in float64). */
 export const MAX_GPT2_VOCAB = 1 << 22;
@@ -356,44 +356,8 @@ export class Gpt2Tokenizer implements Tokenizer {
     const n = bytes.length;
     const sym = new Int32Array(n);
     for (let i = 0; i < n; i++) sym[i] = this.byteId[bytes[i]];
-    if (n < 2) return sym;
     const V = this.vocabSize;
-    const next = new Int32Array(n);
-    const prev = new Int32Array(n);
-    const dead = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      next[i] = i + 1 < n ? i + 1 : -1;
-      prev[i] = i - 1;
-    }
-    const rankAt = (p: number): number => {
-      const q = next[p];
-      return q < 0 ? -1 : (this.ranks.get(sym[p] * V + sym[q]) ?? -1);
-    };
-    const heap: number[] = [];
-    for (let i = 0; i + 1 < n; i++) {
-      const r = rankAt(i);
-      if (r >= 0) heapPush(heap, r * n + i);
-    }
-    while (heap.length > 0) {
-      const e = heapPop(heap);
-      const r = Math.floor(e / n);
-      const p = e - r * n;
-      if (dead[p] || rankAt(p) !== r) continue; // stale entry
-      const q = next[p];
-      sym[p] = this.mergeId[r];
-      dead[q] = 1;
-      next[p] = next[q];
-      if (next[q] >= 0) prev[next[q]] = p;
-      if (prev[p] >= 0) {
-        const rp = rankAt(prev[p]);
-        if (rp >= 0) heapPush(heap, rp * n + prev[p]);
-      }
-      const rn = rankAt(p);
-      if (rn >= 0) heapPush(heap, rn * n + p);
-    }
-    const out: number[] = [];
-    for (let p = 0; p >= 0; p = next[p]) out.push(sym[p]);
-    return Int32Array.from(out);
+    return mergeRanked(sym, (x, y) => this.ranks.get(x * V + y) ?? -1, (r) => this.mergeId[r]);
   }
 }
 

@@ -18,7 +18,7 @@ import { short, TokenIdError, TokenizerError, TokenizerFormatError } from './err
 import type { BpeTokenizerJSON, Tokenizer } from './types.ts';
 import { wtf8Encode } from './utf.ts';
 import { decodeTokenBytes, encodeChunked } from './byte-tokens.ts';
-import { heapPop, heapPush } from './heap.ts';
+import { mergeRanked } from './bpe-merge.ts';
 
 /** GPT-2's pre-tokenizer pattern (openai/gpt-2 encoder.py), with Unicode property escapes. */
 export const GPT2_SPLIT_PATTERN = String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`;
@@ -380,44 +380,6 @@ export class BpeTokenizer implements Tokenizer {
    * (rank, position) entries, each checked against the current pair when popped.
    */
   mergeByHeap(bytes: Uint8Array): Int32Array {
-    const n = bytes.length;
-    const sym = Int32Array.from(bytes);
-    const next = new Int32Array(n);
-    const prev = new Int32Array(n);
-    const dead = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      next[i] = i + 1 < n ? i + 1 : -1;
-      prev[i] = i - 1;
-    }
-    const heap: number[] = []; // rank * n + position
-    const rankAt = (p: number): number => {
-      const q = next[p];
-      if (q < 0) return -1;
-      return this.ranks.get(sym[p] * KEY + sym[q]) ?? -1;
-    };
-    for (let i = 0; i + 1 < n; i++) {
-      const r = rankAt(i);
-      if (r >= 0) heapPush(heap, r * n + i);
-    }
-    while (heap.length > 0) {
-      const e = heapPop(heap);
-      const r = Math.floor(e / n);
-      const p = e - r * n;
-      if (dead[p] || rankAt(p) !== r) continue; // stale entry
-      const q = next[p];
-      sym[p] = 256 + r;
-      dead[q] = 1;
-      next[p] = next[q];
-      if (next[q] >= 0) prev[next[q]] = p;
-      if (prev[p] >= 0) {
-        const rp = rankAt(prev[p]);
-        if (rp >= 0) heapPush(heap, rp * n + prev[p]);
-      }
-      const rn = rankAt(p);
-      if (rn >= 0) heapPush(heap, rn * n + p);
-    }
-    const out: number[] = [];
-    for (let p = 0; p >= 0; p = next[p]) out.push(sym[p]);
-    return Int32Array.from(out);
+    return mergeRanked(Int32Array.from(bytes), (x, y) => this.ranks.get(x * KEY + y) ?? -1, (r) => 256 + r);
   }
 }
