@@ -1,12 +1,12 @@
 // gradnorm.wgsl: the squared global gradient norm, for gradient clipping, without readback.
 //
 //   gradnorm_partials   partials (P)  = (or +=) per-slice sums of grad^2 over one tensor (n)
-//   gradnorm_sum        out (1)       = sum of partials (P), in index order
+//   gradnorm_sum        out (1)       = sum of partials (P), in a fixed order
 //
 // Two stages, deterministic: stage 1 runs exactly P invocations; invocation i sums g^2 over the
 // strided slice i, i+P, i+2P, ... of one gradient tensor (neighbouring invocations read
 // neighbouring elements). Several tensors accumulate into the same partials (ACCUMULATE for every
-// tensor after the first). Stage 2 is one invocation summing the P partials in order.
+// tensor after the first). Stage 2 is one workgroup summing the P partials in a fixed order.
 //
 // The tensor length n is arrayLength(&grads) (the wrapper binds exactly the tensor's elements), so
 // one pipeline serves tensors of every size; when it is a multiple of 4 (template define VEC4) the
@@ -47,12 +47,20 @@ fn gradnorm_partials(@builtin(global_invocation_id) gid: vec3<u32>) {
   partials[i] = sum;
 }
 
-@compute @workgroup_size(1)
-fn gradnorm_sum() {
+// Stage 2: one workgroup. Invocation i sums partials i, i + 256, ... in order, then invocation 0
+// adds the 256 sums in order (deterministic). One invocation summing all P partials serially
+// took about 1 ms on an H100 (P dependent loads).
+var<workgroup> gn_part: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn gradnorm_sum(@builtin(local_invocation_id) lid: vec3<u32>) {
   let P = sizes.p;
   var sum = 0.0;
-  for (var i = 0u; i < P; i++) {
-    sum += partials_in[i];
-  }
-  out[0] = sum;
+  for (var i = lid.x; i < P; i += 256u) { sum += partials_in[i]; }
+  gn_part[lid.x] = sum;
+  workgroupBarrier();
+  if (lid.x != 0u) { return; }
+  var total = 0.0;
+  for (var i = 0u; i < 256u; i++) { total += gn_part[i]; }
+  out[0] = total;
 }

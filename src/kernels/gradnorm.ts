@@ -12,8 +12,8 @@ import { dims } from './uniforms.ts';
 
 /**
  * Number of partial sums (= stage-1 invocations) and so the element count of the `partials`
- * scratch tensor. 16384 keeps a large GPU busy in stage 1 (64 workgroups) while the single
- * stage-2 invocation still sums them in tens of microseconds; each partial holds n/16384 terms.
+ * scratch tensor. 16384 keeps a large GPU busy in stage 1 (64 workgroups); stage 2 is one
+ * workgroup of 256 (64 partials each, then 256 sums); each partial holds n/16384 terms.
  */
 export const GRADNORM_PARTIALS = 16384;
 
@@ -22,7 +22,7 @@ const WG = 256;
 /**
  * out (1) = sum of squares of every element of `grads` (any shapes, summed together).
  * partials (GRADNORM_PARTIALS) is scratch. Overwrites `out` and `partials`.
- * Deterministic: a fixed strided split into partials, then one ordered sum.
+ * Deterministic: a fixed strided split into partials, then a sum in a fixed order.
  * Each tensor is bound whole: split a flat buffer larger than maxStorageBufferBindingSize into
  * views (at 256-byte-aligned offsets) and pass them all. No tensor may share a buffer with
  * `out` or `partials`.
