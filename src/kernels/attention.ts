@@ -36,25 +36,34 @@ function dims(op: string, arg: string, t: Tensor, NH: number): { B: number; T: n
   return { B, T, C, HS };
 }
 
-/**
- * Rows (queries, or keys in the key pass) per invocation: 4, so each loaded vector serves 4 rows,
- * or fewer for large heads (the key pass keeps 4 * QR head vectors in private memory, which WGSL
- * caps at 8 KiB per function: 16 * QR * HS bytes).
- */
-function rowsPerInvocation(HS: number): number {
+/** Options of attentionForward / attentionBackward (the defaults are right; for tests and benchmarks). */
+export interface AttentionOptions {
+  /**
+   * Rows (queries, or keys in the key pass) per invocation, QR. Default: 4 on CPU adapters, so
+   * each loaded vector serves 4 rows; 1 on GPUs, where 4 times the invocations (B*NH*T) fill
+   * the chip and the per-invocation arrays are a quarter the size. Fewer for large heads either
+   * way (the key pass keeps 4 * QR head vectors in private memory, which WGSL caps at 8 KiB per
+   * function: 16 * QR * HS bytes).
+   */
+  rows?: 1 | 2 | 4;
+}
+
+function rowsPerInvocation(gpu: Gpu, HS: number, want?: number): number {
   const HS4 = Math.ceil(HS / 4);
-  return HS4 <= 16 ? 4 : HS4 <= 32 ? 2 : 1;
+  const most = HS4 <= 16 ? 4 : HS4 <= 32 ? 2 : 1;
+  if (want !== undefined && ![1, 2, 4].includes(want)) throw new ShapeError(`attention: rows per invocation must be 1, 2 or 4, got ${want}`);
+  return Math.min(most, want ?? (gpu.report.isSoftware ? 4 : 1));
 }
 
-/** The template defines of the module (every entry point needs them): the head size, in vec4s. */
-function defines(HS: number) {
-  return { HS, HS4: Math.ceil(HS / 4), VEC4: HS % 4 === 0, QR: rowsPerInvocation(HS) };
+/** The template defines of the module (every entry point needs them): the head size, in vec4s, and QR. */
+function defines(HS: number, QR: number) {
+  return { HS, HS4: Math.ceil(HS / 4), VEC4: HS % 4 === 0, QR };
 }
 
-function launch(gpu: Gpu, entry: string, bindings: Tensor[], B: number, T: number, NH: number, HS: number): void {
+function launch(gpu: Gpu, entry: string, bindings: Tensor[], B: number, T: number, NH: number, HS: number, QR: number): void {
   const sizes = uniformDims(gpu, [B, T, NH], [1 / Math.sqrt(HS)]);
-  const groups = B * NH * Math.ceil(T / rowsPerInvocation(HS));
-  gpu.dispatch('attention', entry, [...bindings, sizes], gpu.grid(Math.ceil(groups / WG)), { defines: defines(HS) });
+  const groups = B * NH * Math.ceil(T / QR);
+  gpu.dispatch('attention', entry, [...bindings, sizes], gpu.grid(Math.ceil(groups / WG)), { defines: defines(HS, QR) });
 }
 
 // D (B, NH, T) = rowsum(dout * out), written by the dq pass and read by the dkv pass: one scratch
@@ -76,14 +85,14 @@ function scratch(gpu: Gpu, elements: number): Tensor {
  *   lse (B, NH, T) =  log-sum-exp of each query row's scaled scores (for attentionBackward)
  * from qkv (B, T, 3C) = [q | k | v] per row. Overwrites out and lse. C must be divisible by NH.
  */
-export function attentionForward(gpu: Gpu, out: Tensor, lse: Tensor, qkv: Tensor, NH: number): void {
+export function attentionForward(gpu: Gpu, out: Tensor, lse: Tensor, qkv: Tensor, NH: number, opts: AttentionOptions = {}): void {
   const op = 'attentionForward';
   const { B, T, C, HS } = dims(op, 'out', out, NH);
   expectShape(op, 'qkv', qkv, [B, T, 3 * C]);
   expectShape(op, 'lse', lse, [B, NH, T]);
   expectDistinct(op, out, qkv, 'out and qkv');
   expectDistinct(op, lse, qkv, 'lse and qkv');
-  launch(gpu, 'attention_forward', [out, lse, qkv], B, T, NH, HS);
+  launch(gpu, 'attention_forward', [out, lse, qkv], B, T, NH, HS, rowsPerInvocation(gpu, HS, opts.rows));
 }
 
 /**
@@ -92,7 +101,7 @@ export function attentionForward(gpu: Gpu, out: Tensor, lse: Tensor, qkv: Tensor
  * lse (B, NH, T). Two deterministic passes: one per query row (dq), one per key row (dk, dv);
  * D (B, NH, T) passes between them through a scratch buffer kept per device.
  */
-export function attentionBackward(gpu: Gpu, dqkv: Tensor, dout: Tensor, qkv: Tensor, out: Tensor, lse: Tensor, NH: number): void {
+export function attentionBackward(gpu: Gpu, dqkv: Tensor, dout: Tensor, qkv: Tensor, out: Tensor, lse: Tensor, NH: number, opts: AttentionOptions = {}): void {
   const op = 'attentionBackward';
   const { B, T, C, HS } = dims(op, 'dout', dout, NH);
   expectShape(op, 'dqkv', dqkv, [B, T, 3 * C]);
@@ -103,8 +112,9 @@ export function attentionBackward(gpu: Gpu, dqkv: Tensor, dout: Tensor, qkv: Ten
     expectDistinct(op, dqkv, t, `dqkv and ${name}`);
   }
   const D = scratch(gpu, B * NH * T);
-  launch(gpu, 'attention_backward_dq', [dqkv, dout, qkv, out, lse, D], B, T, NH, HS);
-  launch(gpu, 'attention_backward_dkv', [dqkv, dout, qkv, lse, D], B, T, NH, HS);
+  const QR = rowsPerInvocation(gpu, HS, opts.rows);
+  launch(gpu, 'attention_backward_dq', [dqkv, dout, qkv, out, lse, D], B, T, NH, HS, QR);
+  launch(gpu, 'attention_backward_dkv', [dqkv, dout, qkv, lse, D], B, T, NH, HS, QR);
 }
 
 /**
@@ -125,6 +135,6 @@ export function attentionDecode(gpu: Gpu, out: Tensor, cache: Tensor, pos: Tenso
   expectShape(op, 'cache', cache, [-1, 3 * C]);
   expectShape(op, 'pos', pos, [1], 'u32');
   gpu.dispatch('attention', 'attention_decode', [out, cache, pos, uniformDims(gpu, [1, cache.shape[0], NH], [1 / Math.sqrt(HS)])], [Math.ceil(NH / WG)], {
-    defines: defines(HS),
+    defines: defines(HS, rowsPerInvocation(gpu, HS)),
   });
 }

@@ -68,6 +68,31 @@ for (const shape of SHAPES) {
   });
 }
 
+// Fewer rows per invocation (the default on GPUs; CPU adapters default to 4), forced: an awkward T
+// (groups of 2 end past T), an odd head size (scalar loads), and one row each.
+for (const [shape, rows] of [[[2, 17, 48, 4], 1], [[2, 17, 48, 4], 2], [[1, 33, 24, 8], 1]] as const) {
+  const d = dimsOf(shape);
+  const { B, T, C, NH } = d;
+  cases.push({
+    name: `${rows} row${rows > 1 ? 's' : ''} per invocation: forward and backward ${label(d)}`,
+    async run(gpu) {
+      const x = randn(B * T * 3 * C, 7), g = randn(B * T * C, 8), pre = randn(B * T * 3 * C, 9);
+      const qkv = gpu.tensor([B, T, 3 * C], Float32Array.from(x));
+      const out = gpu.tensor([B, T, C], Float32Array.from(randn(B * T * C, 10)));
+      const lse = gpu.tensor([B, NH, T]);
+      const dout = gpu.tensor([B, T, C], Float32Array.from(g));
+      const dqkv = gpu.tensor([B, T, 3 * C], Float32Array.from(pre));
+      attentionForward(gpu, out, lse, qkv, NH, { rows });
+      attentionBackward(gpu, dqkv, dout, qkv, out, lse, NH, { rows });
+      const ref = attentionForwardRef(x, d);
+      assertClose('out', await gpu.read(out), ref.out, TOL_OUT);
+      assertClose('lse', await gpu.read(lse), ref.lse, TOL_LSE);
+      assertClose('dqkv', await gpu.read(dqkv), attentionBackwardRef(g, x, d).map((v, i) => v + pre[i]), TOL_GRAD);
+      gpu.release(qkv, out, lse, dout, dqkv);
+    },
+  });
+}
+
 // The limits the model must support (GPT-2: T = 1024, HS = 64; HS = 128 for wider heads), tested one
 // at a time so each case stays short: a long causal loop, and the largest private arrays.
 const LARGE: [string, AttentionDims][] = [
@@ -160,6 +185,7 @@ cases.push({
     const badQkv = gpu.tensor([B, T, 40]);
     const badLse = gpu.tensor([B, T, NH]);
     assertThrows(() => attentionForward(gpu, out, lse, qkv, 3), 'ShapeError', /C=16 .*not divisible by NH=3/);
+    assertThrows(() => attentionForward(gpu, out, lse, qkv, NH, { rows: 3 as 1 }), 'ShapeError', /rows per invocation must be 1, 2 or 4, got 3/);
     assertThrows(() => attentionForward(gpu, out, lse, badQkv, NH), 'ShapeError', /qkv has shape \(2, 5, 40\), expected \(2, 5, 48\)/);
     assertThrows(() => attentionForward(gpu, out, badLse, qkv, NH), 'ShapeError', /lse has shape \(2, 5, 4\), expected \(2, 4, 5\)/);
     assertThrows(() => attentionForward(gpu, out, lse, qkv, 0), 'ShapeError', /NH must be a positive integer, got 0/);
