@@ -23,6 +23,9 @@
 //    column of A / a row of B) with an outer product. Edges: load indices are clamped (every load
 //    is in bounds; rows/columns past the end are computed but never stored), so any M, N, K works.
 //
+//    Split-K, for real GPUs: when C has few tiles and K is long, `matmul` runs as S products over
+//    slices of K into a scratch buffer (k_chunk), and `matmul_splitk_reduce` sums them into C.
+//
 // 2. `matmul_pack` + `matmul_windows`: a fast path for CPU adapters (lavapipe). There, a storage
 //    buffer load inside a loop costs one branchy scalar load per SIMD lane, while a uniform buffer
 //    load is a branch-free gather, about 3x cheaper. Uniform bindings hold at most 64 KiB, so:
@@ -56,6 +59,7 @@ struct Mm {
   stride_b: u32,
   stride_c: u32,
   flags: u32,      // bit 0: add bias, bit 1: accumulate into C
+  k_chunk: u32,    // 0, or split-K: batch index z computes k in [z * k_chunk, (z + 1) * k_chunk)
   alpha: f32,
 }
 @group(0) @binding(4) var<uniform> mm: Mm;
@@ -98,6 +102,9 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
   let a_base = gid.z * mm.stride_a;
   let b_base = gid.z * mm.stride_b;
   let c_base = gid.z * mm.stride_c;
+  // split-K (k_chunk > 0; the wrapper makes A and B shared, strides 0): this z's range of k
+  let k_begin = gid.z * mm.k_chunk;
+  let k_end = select(K, min(K, k_begin + mm.k_chunk), mm.k_chunk != 0u);
 
   // clamped row/column indices: always in bounds, duplicates are computed but never stored
   var rows: array<u32, TM>;
@@ -108,7 +115,7 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
   var acc: array<array<f32, TN>, TM>;
   if ((!TRANS_A && A_VEC4) || (TRANS_B && B_VEC4)) {
     // an operand is read as vec4 along k (so K % 4 == 0): walk K 4 at a time, acc += dot(a, b)
-    for (var k = 0u; k < K; k += 4u) {
+    for (var k = k_begin; k < k_end; k += 4u) {
       var a: array<vec4<f32>, TM>;  // a[i][q] = A(row i, k + q)
       var b: array<vec4<f32>, TN>;  // b[j][q] = B(k + q, column j)
       if (!TRANS_A) {
@@ -127,7 +134,7 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
   } else {
     // otherwise one k at a time (any K), acc += outer product of a column of A and a row of B
-    for (var k = 0u; k < K; k++) {
+    for (var k = k_begin; k < k_end; k++) {
       var a: array<vec4<f32>, TM>;  // a[i][0] = A(row i, k)
       var b: array<vec4<f32>, TN>;  // b[j][0] = B(k, column j)
       if (TRANS_A) { a_col(&a, 0u, a_base + k * M, row0, &rows); } else {
@@ -178,6 +185,112 @@ fn b_row(b: ptr<function, array<vec4<f32>, TN>>, q: u32, base: u32, col0: u32, c
   } else {
     for (var j = 0u; j < TN; j++) { (*b)[j][q] = b_at(base + (*cols)[j]); }
   }
+}
+
+// matmul_shared: the same product (same bindings, `mm` uniform, transposes, batch and split-K)
+// for GPUs, staged through workgroup memory. A 16 x 16 workgroup computes a 64 x 64 tile of C,
+// 4 x 4 per invocation; K is walked SK = 16 at a time: the workgroup copies the 64 x 16 slices of
+// op(A) and op(B) into workgroup memory (4 loads per invocation each, zero past the edges, so any
+// M, N, K), then every invocation reads its 4 rows and 4 columns from there, so each element
+// loaded from memory serves 64 outputs instead of 4. Two barriers per slice: the CPU adapters
+// never get it by default (lavapipe and SwiftShader pay dearly for barriers).
+const SM: u32 = 64u;   // tile of C: SM x SM
+const SK: u32 = 16u;   // k per slice
+var<workgroup> sh_a: array<vec4<f32>, 256>;  // [k][m / 4]: SK x SM floats, op(A)(m, k)
+var<workgroup> sh_b: array<vec4<f32>, 256>;  // [k][n / 4]: SK x SM floats, op(B)(k, n)
+
+// op(A)(m, k) and op(B)(k, n) of batch base `base`, or 0 outside (M, K) / (K, N)
+fn op_a(base: u32, m: u32, k: u32, M: u32, K: u32) -> f32 {
+  if (m >= M || k >= K) { return 0.0; }
+  if (TRANS_A) { return a_at(base + k * M + m); }
+  return a_at(base + m * K + k);
+}
+fn op_b(base: u32, k: u32, n: u32, K: u32, N: u32) -> f32 {
+  if (k >= K || n >= N) { return 0.0; }
+  if (TRANS_B) { return b_at(base + n * K + k); }
+  return b_at(base + k * N + n);
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul_shared(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+                 @builtin(local_invocation_index) li: u32) {
+  let M = mm.m;
+  let N = mm.n;
+  let K = mm.k;
+  let a_base = wid.z * mm.stride_a;
+  let b_base = wid.z * mm.stride_b;
+  let c_base = wid.z * mm.stride_c;
+  let k_begin = wid.z * mm.k_chunk;
+  let k_end = select(K, min(K, k_begin + mm.k_chunk), mm.k_chunk != 0u);
+  let tile_m = wid.y * SM;
+  let tile_n = wid.x * SM;
+  // loads: invocation li fills 4 floats of each slice. Along the operand's contiguous dimension
+  // neighbouring invocations read neighbouring elements: k for A stored (M, K), m for (K, M).
+  var acc: array<vec4<f32>, 4>;  // acc[i][j] = C(row 4 * lid.y + i, column 4 * lid.x + j)
+  for (var k0 = k_begin; k0 < k_end; k0 += SK) {
+    for (var q = 0u; q < 4u; q++) {
+      let e = li * 4u + q;  // 0 .. 1023: one float of the 64 x 16 slice
+      var m: u32; var ka: u32;
+      if (TRANS_A) { m = e % SM; ka = e / SM; } else { m = e / SK; ka = e % SK; }
+      let va = select(0.0, op_a(a_base, tile_m + m, k0 + ka, M, K), k0 + ka < k_end);
+      sh_a[ka * (SM / 4u) + m / 4u][m % 4u] = va;
+      var n: u32; var kb: u32;
+      if (TRANS_B) { n = e / SK; kb = e % SK; } else { n = e % SM; kb = e / SM; }
+      let vb = select(0.0, op_b(b_base, k0 + kb, tile_n + n, K, N), k0 + kb < k_end);
+      sh_b[kb * (SM / 4u) + n / 4u][n % 4u] = vb;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < SK; kk++) {
+      let a = sh_a[kk * (SM / 4u) + lid.y];  // op(A)(4 * lid.y + i, kk)
+      let b = sh_b[kk * (SM / 4u) + lid.x];  // op(B)(kk, 4 * lid.x + j)
+      acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
+      acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
+      acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
+      acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
+    }
+    workgroupBarrier();
+  }
+  let has_bias = (mm.flags & 1u) != 0u;
+  let accumulate = (mm.flags & 2u) != 0u;
+  for (var i = 0u; i < 4u; i++) {
+    let r = tile_m + 4u * lid.y + i;
+    if (r >= M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let cc = tile_n + 4u * lid.x + j;
+      if (cc >= N) { break; }
+      var v = mm.alpha * acc[i][j];
+      if (has_bias) { v += bias[cc]; }
+      let idx = c_base + r * N + cc;
+      if (accumulate) { v += c_out[idx]; }
+      c_out[idx] = v;
+    }
+  }
+}
+
+// matmul_splitk_reduce: C = alpha * (sum over z of partials[z]) [+ bias] [+ C], the S partial
+// products of a split-K `matmul` summed in z order (deterministic). A real GPU runs a product with
+// a small C and a long K (a weight gradient: C is (OC, C), K = B*T) on only tens of workgroups,
+// each walking all of K; split-K runs S times as many, each on K / S. partials are bound where
+// the general kernel binds A (a_in, scalar), C where it binds C, the bias where it binds the bias.
+struct SplitK {
+  count: u32,   // M * N
+  n: u32,       // N (the bias index is i % N)
+  splits: u32,  // S
+  flags: u32,   // bit 0: add bias, bit 1: accumulate into C
+  alpha: f32,
+}
+@group(0) @binding(2) var<uniform> sk: SplitK;
+
+@compute @workgroup_size(64)
+fn matmul_splitk_reduce(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  if (i >= sk.count) { return; }
+  var v = 0.0;
+  for (var z = 0u; z < sk.splits; z++) { v += a_at(z * sk.count + i); }
+  v *= sk.alpha;
+  if ((sk.flags & 1u) != 0u) { v += bias[i % sk.n]; }
+  if ((sk.flags & 2u) != 0u) { v += c_out[i]; }
+  c_out[i] = v;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -329,32 +442,46 @@ fn matmul_windows(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 // ------------------------------------------------------------------------------------------------
 // bias backward
-// dbias (COLS) += sum over ROWS of dout (ROWS, COLS). One invocation per 4 columns walks the rows in
-// order (vec4 loads when COLS % 4 == 0), so the sum is deterministic. dout is bound where the
-// general kernel binds A (a_in, vec4 when A_VEC4) and dbias where it binds C (c_out).
+// dbias (COLS) += sum over ROWS of dout (ROWS, COLS). A workgroup covers BB_X * 4 columns with
+// BB_Y row slices: invocation (x, y) sums rows y, y + BB_Y, ... of its 4 columns in order (vec4
+// loads when COLS % 4 == 0), then the y == 0 invocations add the BB_Y slice sums in order, so the
+// sum is deterministic. Row slices give a real GPU BB_Y times more invocations than one per 4
+// columns (which left an H100 waiting on 768 dependent loads: 150 us for any COLS). dout is bound
+// where the general kernel binds A (a_in, vec4 when A_VEC4) and dbias where it binds C (c_out).
 struct BiasDims {
   rows: u32,
   cols: u32,
 }
 @group(0) @binding(2) var<uniform> bb: BiasDims;
 
-@compute @workgroup_size(16)
-fn bias_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
+const BB_X: u32 = 8u;
+const BB_Y: u32 = 32u;
+var<workgroup> bb_part: array<vec4<f32>, 256>;  // BB_X * BB_Y
+
+@compute @workgroup_size(8, 32)
+fn bias_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let ROWS = bb.rows;
   let COLS = bb.cols;
-  let c = gid.x * 4u;
-  if (c >= COLS) { return; }
+  // columns past the end are clamped (loads stay in bounds) and never stored; no early return,
+  // every invocation reaches the barrier
+  let c = min(gid.x * 4u, COLS - 1u);
   var s = vec4<f32>();
   if (A_VEC4) {
-    for (var r = 0u; r < ROWS; r++) { s += a_vec(r * COLS + c); }
+    for (var r = lid.y; r < ROWS; r += BB_Y) { s += a_vec(r * COLS + c); }
   } else {
-    let last = COLS - 1u;  // clamped columns; only the real ones are stored
-    for (var r = 0u; r < ROWS; r++) {
+    let last = COLS - 1u;
+    for (var r = lid.y; r < ROWS; r += BB_Y) {
       let row = r * COLS;
       s += vec4<f32>(a_at(row + c), a_at(row + min(c + 1u, last)), a_at(row + min(c + 2u, last)), a_at(row + min(c + 3u, last)));
     }
   }
+  bb_part[lid.y * BB_X + lid.x] = s;
+  workgroupBarrier();
+  if (lid.y != 0u) { return; }
+  var t = bb_part[lid.x];
+  for (var y = 1u; y < BB_Y; y++) { t += bb_part[y * BB_X + lid.x]; }
+  let c0 = gid.x * 4u;
   for (var q = 0u; q < 4u; q++) {
-    if (c + q < COLS) { c_out[c + q] += s[q]; }
+    if (c0 + q < COLS) { c_out[c0 + q] += t[q]; }
   }
 }

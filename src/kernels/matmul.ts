@@ -11,6 +11,8 @@ import { expectDim, expectShape, rowsCols } from './check.ts';
 import { dims } from './uniforms.ts';
 
 const WG = 8; // general kernel: workgroup of 8 x 8 invocations
+const SHARED_TILE = 64; // shared kernel: a 64 x 64 tile of C per workgroup
+const SHARED_MIN_TILES = 48; // 'auto' on GPUs: the shared kernel from this many tiles (fewer leave a big GPU idle)
 const TILE = 4; // each invocation computes 4 x 4 outputs
 const RP = 128; // fast path: rows per packed block, side of a region of C
 const WIN_MAX = 2; // fast path: k-blocks (uniform windows per operand) per dispatch (shaders/matmul.wgsl: WIN_MAX)
@@ -39,9 +41,16 @@ export interface BatchedMatmulOptions {
   /**
    * Which kernel (for tests and benchmarks; the default 'auto' is right otherwise): 'tiled' is the
    * general kernel, 'windows' the packed uniform-window path (batch 1 only) that 'auto' picks on
-   * CPU adapters (lavapipe) for products of at least 2^20 multiply-adds.
+   * CPU adapters (lavapipe) for products of at least 2^20 multiply-adds, 'shared' the
+   * workgroup-memory kernel that 'auto' picks on GPUs when C has enough 64 x 64 tiles.
    */
-  kernel?: 'auto' | 'tiled' | 'windows';
+  kernel?: 'auto' | 'tiled' | 'windows' | 'shared';
+  /**
+   * Split-K for the general kernel (batch 1): S products over slices of K, summed in order by a
+   * second dispatch. Default 'auto': on hardware adapters, when C has few tiles and K is long (a
+   * weight gradient); never on CPU adapters. A number forces S (tests); 1 turns it off.
+   */
+  splitK?: 'auto' | number;
 }
 
 /**
@@ -77,16 +86,61 @@ export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   const vecA = by4(sA) && by4(a.offset / 4) && by4(opts.transA ? M : K);
   const vecB = by4(sB) && by4(b.offset / 4) && by4(opts.transB ? K : N);
   const flags = (opts.bias ? 1 : 0) | (opts.accumulate ? 2 : 0);
-  gpu.dispatch(
-    'matmul',
-    'matmul',
-    [out, a, b, opts.bias ?? gpu.dummy(), dims(gpu, [M, N, K, sA, sB, sC, flags], [opts.alpha ?? 1])],
-    [Math.ceil(N / (WG * TILE)), Math.ceil(M / (WG * TILE)), batch],
-    {
-      defines: { A_VEC4: vecA, B_VEC4: vecB },
-      constants: { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB },
-    },
-  );
+  const pipeline = { defines: { A_VEC4: vecA, B_VEC4: vecB }, constants: { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB } };
+  const shared = kernel === 'shared' || (kernel === 'auto' && !gpu.report.isSoftware && Math.ceil(M / SHARED_TILE) * Math.ceil(N / SHARED_TILE) * batch >= SHARED_MIN_TILES);
+  const split = splitKPlan(gpu, M, N, K, batch, opts.splitK ?? (shared ? 1 : 'auto'), vecA || vecB);
+  const entry = shared ? 'matmul_shared' : 'matmul';
+  const grid = (z: number): [number, number, number] =>
+    shared ? [Math.ceil(N / SHARED_TILE), Math.ceil(M / SHARED_TILE), z] : [Math.ceil(N / (WG * TILE)), Math.ceil(M / (WG * TILE)), z];
+  if (!split) {
+    gpu.dispatch('matmul', entry, [out, a, b, opts.bias ?? gpu.dummy(), dims(gpu, [M, N, K, sA, sB, sC, flags, 0], [opts.alpha ?? 1])], grid(batch), pipeline);
+    return;
+  }
+  // S partial products (no bias, overwrite) into scratch slices of M*N, then their ordered sum
+  const { S, chunk } = split;
+  const partials = splitScratch(gpu, S * M * N);
+  gpu.dispatch('matmul', entry, [partials, a, b, gpu.dummy(), dims(gpu, [M, N, K, 0, 0, M * N, 0, chunk], [1])], grid(S), pipeline);
+  gpu.dispatch('matmul', 'matmul_splitk_reduce', [out, partials, dims(gpu, [M * N, N, S, flags], [opts.alpha ?? 1]), opts.bias ?? gpu.dummy()], [Math.ceil((M * N) / 64)], {
+    defines: NO_VEC4,
+  });
+}
+
+// ---------------------------------------------------------------------------------- split-K
+// A weight gradient (M, N) = (OC, C) with K = B*T leaves a real GPU mostly idle: tens of
+// 32 x 32 tiles, each walking all of K. Split-K runs S times as many workgroups on K / S each.
+const SPLIT_TARGET_TILES = 512; // aim for about this many workgroups
+const SPLIT_MIN_CHUNK = 128; // k-values per slice, at least
+const SPLIT_MAX_FLOATS = (SPLIT_TARGET_TILES + SPLIT_TARGET_TILES / 4) * (WG * TILE) ** 2; // what 'auto' can need
+
+function splitKPlan(gpu: Gpu, M: number, N: number, K: number, batch: number, want: 'auto' | number, vec4: boolean): { S: number; chunk: number } | null {
+  let S: number;
+  const tiles = Math.ceil(M / (WG * TILE)) * Math.ceil(N / (WG * TILE));
+  if (want === 'auto') {
+    if (gpu.report.isSoftware || batch !== 1 || tiles * 4 > SPLIT_TARGET_TILES) return null;
+    S = Math.min(Math.ceil(SPLIT_TARGET_TILES / tiles), Math.floor(K / SPLIT_MIN_CHUNK));
+  } else {
+    if (!Number.isInteger(want) || want < 1) throw new ShapeError(`matmul: splitK must be 'auto' or an integer >= 1, got ${want}`);
+    if (want > 1 && batch !== 1) throw new ShapeError(`matmul: splitK ${want} needs batch 1, got ${batch}`);
+    S = Math.min(want, K);
+  }
+  if (S < 2) return null;
+  // slices of a multiple of 4 k-values (the vec4 loop walks k by 4); S shrinks to what is needed
+  const chunk = vec4 ? Math.ceil(K / S / 4) * 4 : Math.ceil(K / S);
+  return { S: Math.ceil(K / chunk), chunk };
+}
+
+const splitScratchOf = new WeakMap<Gpu, { buffer: GPUBuffer; floats: number }>();
+
+/** The device's split-K scratch, at least `floats` long. Made once at the size 'auto' can need (2.5 MiB), grown only for a forced larger split (tests). */
+function splitScratch(gpu: Gpu, floats: number): Tensor {
+  let s = splitScratchOf.get(gpu);
+  if (!s || s.floats < floats) {
+    // an outgrown buffer is kept alive (recorded dispatches may still bind it), not destroyed
+    const n = Math.max(floats, SPLIT_MAX_FLOATS);
+    s = { buffer: gpu.createBuffer(n * 4, GPUBufferUsage.STORAGE, 'matmul.splitk'), floats: n };
+    splitScratchOf.set(gpu, s);
+  }
+  return view(s.buffer, 0, floats, 'splitk partials');
 }
 
 // ------------------------------------------------------------------------------ the fast path
@@ -270,12 +324,12 @@ export function matmulBackward(
   }
 }
 
-/** dbias (OC) += sum over rows of dout (N, OC). Deterministic: one invocation per 4 columns, rows in order. */
+/** dbias (OC) += sum over rows of dout (N, OC). Deterministic: 32 row slices per 4 columns, summed in order. */
 export function biasBackward(gpu: Gpu, dbias: Tensor, dout: Tensor): void {
   const [N, OC] = rowsCols(dout);
   expectShape('biasBackward', 'dbias', dbias, [OC]);
   const vec4 = OC % 4 === 0 && dout.offset % 16 === 0;
-  gpu.dispatch('matmul', 'bias_backward', [dbias, dout, dims(gpu, [N, OC])], [Math.ceil(OC / 4 / 16)], {
+  gpu.dispatch('matmul', 'bias_backward', [dbias, dout, dims(gpu, [N, OC])], [Math.ceil(OC / 4 / 8)], {
     defines: { A_VEC4: vec4, B_VEC4: false },
   });
 }

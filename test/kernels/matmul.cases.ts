@@ -15,6 +15,8 @@ const SHAPES: [number, number, number][] = [
   [17, 48, 67], // awkward: nothing a multiple of the tile
   [1, 5, 3], // T=1-like
   [3 * 17, 64, 256], // batch 3, T 17
+  [300, 40, 98], // dbias: rows over many row slices, a column count that is not a multiple of 4
+  [2048, 16, 36], // dbias: long columns (B*T = 2048), a workgroup only partly filled with columns
 ];
 
 export const cases: GpuCase[] = [];
@@ -78,25 +80,35 @@ for (const [transA, transB] of [[false, false], [true, false], [false, true], [t
 //  - 'windows' (packed uniform windows): regions of C past 128 rows/columns, K spread over several
 //    k-blocks and dispatch groups (K = 600: 5 blocks of 120, groups of 4 + 1), K = 1, a product that
 //    is not square. Each compares with the float64 reference, with accumulate, alpha and bias.
-const FORCED: { kernel: 'tiled' | 'windows'; batch: number; M: number; N: number; K: number }[] = [
+//  - 'tiled' with split-K (the default uses it on hardware adapters only): K in 6 slices of 128
+//    (a weight gradient's shape), K = 51 in 4 scalar slices of 13, K = 9 in 5 slices of 2.
+//  - 'shared' (workgroup memory; the default on GPUs for large C): a batch of products whose tiles
+//    are cut by the edges, with K not a multiple of its 16-deep slices (scalar loads), and split-K
+//    (vec4 loads).
+const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number; N: number; K: number; splitK?: number }[] = [
   { kernel: 'tiled', batch: 2, M: 16, N: 20, K: 12 }, // all vec4
   { kernel: 'tiled', batch: 1, M: 16, N: 20, K: 9 }, // vec4 along m / n only, k tail
   { kernel: 'tiled', batch: 1, M: 13, N: 6, K: 8 }, // vec4 along k only
   { kernel: 'windows', batch: 1, M: 130, N: 140, K: 9 },
   { kernel: 'windows', batch: 1, M: 33, N: 20, K: 600 },
   { kernel: 'windows', batch: 1, M: 5, N: 131, K: 1 },
+  { kernel: 'tiled', batch: 1, M: 40, N: 36, K: 768, splitK: 6 },
+  { kernel: 'tiled', batch: 1, M: 13, N: 6, K: 51, splitK: 4 },
+  { kernel: 'tiled', batch: 1, M: 16, N: 20, K: 9, splitK: 5 },
+  { kernel: 'shared', batch: 2, M: 70, N: 130, K: 37 },
+  { kernel: 'shared', batch: 1, M: 40, N: 36, K: 768, splitK: 6 },
 ];
-for (const { kernel, batch, M, N, K } of FORCED) {
+for (const { kernel, batch, M, N, K, splitK = 1 } of FORCED) {
   for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
     cases.push({
-      name: `${kernel} kernel batch=${batch} M=${M} N=${N} K=${K} transA=${transA} transB=${transB} (accumulate, alpha, bias)`,
+      name: `${kernel} kernel${splitK > 1 ? ` split-K ${splitK}` : ''} batch=${batch} M=${M} N=${N} K=${K} transA=${transA} transB=${transB} (accumulate, alpha, bias)`,
       async run(gpu) {
         const a = randn(batch * M * K, 20), b = randn(batch * K * N, 21), c0 = randn(batch * M * N, 22), bv = randn(N, 23);
         const ta = gpu.tensor([batch * M * K], Float32Array.from(a));
         const tb = gpu.tensor([batch * K * N], Float32Array.from(b));
         const tc = gpu.tensor([batch, M, N], Float32Array.from(c0));
         const bias = gpu.tensor([N], Float32Array.from(bv));
-        matmul(gpu, tc, ta, tb, M, N, K, { transA, transB, alpha: 0.5, batch, accumulate: true, bias, kernel });
+        matmul(gpu, tc, ta, tb, M, N, K, { transA, transB, alpha: 0.5, batch, accumulate: true, bias, kernel, splitK });
         const want = batchedMatmulRef(a, b, M, N, K, { transA, transB, alpha: 0.5, batch }).map((v, i) => v + bv[i % N] + c0[i]);
         assertClose('c', await gpu.read(tc), want, TOL);
         gpu.release(ta, tb, tc, bias);
@@ -131,6 +143,8 @@ cases.push({
     assertThrows(() => matmulForward(gpu, badOut, inp, w2), 'ShapeError', /out has shape \(4, 5\), expected \(4, 6\)/);
     assertThrows(() => matmul(gpu, out, inp, w2, 4, 6, 0), 'ShapeError', /K must be a positive integer, got 0/);
     assertThrows(() => matmul(gpu, out, inp, w2, 2, 3, 4, { batch: 2, kernel: 'windows' }), 'ShapeError', /kernel 'windows' needs batch 1, got 2/);
+    assertThrows(() => matmul(gpu, out, inp, w2, 2, 3, 4, { batch: 2, splitK: 2 }), 'ShapeError', /splitK 2 needs batch 1, got 2/);
+    assertThrows(() => matmul(gpu, out, inp, w2, 2, 3, 4, { splitK: 0 }), 'ShapeError', /splitK must be 'auto' or an integer >= 1, got 0/);
     gpu.release(inp, weight, out, w2, badOut);
   },
 });
