@@ -56,6 +56,8 @@ export interface MatmulBenchOptions {
   /** only rows whose "name pass" contains this */
   only?: string;
   kernel?: 'auto' | 'tiled' | 'windows';
+  /** split-K of the general kernel: 'auto' (the default) or a forced S (1: off) */
+  splitK?: 'auto' | number;
   /** also time the seed kernel (bench/matmul-v0.wgsl) */
   baseline?: boolean;
   /** print the table to stdout (else to `log`) */
@@ -66,6 +68,7 @@ export interface MatmulBenchOptions {
 let REPS = 7;
 let ONLY: string | undefined;
 let KERNEL: 'auto' | 'tiled' | 'windows' = 'auto';
+let SPLIT_K: 'auto' | number = 'auto';
 let BASELINE = false;
 const BATCH_SECONDS = 0.08;
 const batchSize = (secondsPerCall: number) => Math.max(1, Math.min(500, Math.round(BATCH_SECONDS / secondsPerCall)));
@@ -141,7 +144,7 @@ async function benchCase(gpu: Gpu, tfjs: Tfjs | null, c: Case): Promise<Result &
   const a = gpu.tensor(c.transA ? [k, m] : [m, k], aData, 'f32', 'a');
   const b = gpu.tensor(c.transB ? [n, k] : [k, n], bData, 'f32', 'b');
   const out = gpu.tensor([m, n], undefined, 'f32', 'out');
-  const ours = () => matmul(gpu, out, a, b, m, n, k, { transA: c.transA, transB: c.transB, accumulate, kernel: KERNEL });
+  const ours = () => matmul(gpu, out, a, b, m, n, k, { transA: c.transA, transB: c.transB, accumulate, kernel: KERNEL, splitK: SPLIT_K });
   const seed = () => matmulV0(gpu, out, a, b, m, n, k, c.transA, c.transB, accumulate);
 
   // first call: compile, and check against tfjs on the same inputs
@@ -230,6 +233,7 @@ export async function benchMatmul(gpu: Gpu, tfjs: Tfjs | null, o: MatmulBenchOpt
   REPS = o.reps ?? 7;
   ONLY = o.only;
   KERNEL = o.kernel ?? 'auto';
+  SPLIT_K = o.splitK ?? 'auto';
   BASELINE = !!o.baseline;
   const cases = ALL_CASES.filter((c) => !ONLY || `${c.name} ${c.pass}`.includes(ONLY));
   o.log(`matmul timing: median of ${REPS} batches of ~${BATCH_SECONDS} s each, after a warm-up batch\n`);

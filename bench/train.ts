@@ -48,6 +48,11 @@ export interface TrainResult {
   config: GptShape;
   tokens_per_s: number;
   step_ms: number;
+  /**
+   * ms per step until trainStep returns (recording and submitting, before the GPU is done),
+   * median over the batches: when it is close to step_ms the step is bound by the CPU side
+   */
+  cpu_ms_per_step: number;
   tfjs_tokens_per_s: number | null;
   torch_tokens_per_s: number | null;
   /** medians over adjacent batches: ours / tfjs and ours / torch speed */
@@ -309,13 +314,17 @@ export async function benchTrain(gpu: Gpu, o: TrainBenchOptions): Promise<TrainR
     const BATCH_S = 1.5;
     const R = Math.max(1, Math.min(20, Math.round(BATCH_S / one)));
     const reps = o.reps ?? (one > 5 ? 2 : 5);
-    const ours: number[] = [], theirs: number[] = [], torchs: number[] = [];
+    const ours: number[] = [], theirs: number[] = [], torchs: number[] = [], cpu: number[] = [];
     for (let rep = -1; rep < reps; rep++) {
+      let recorded = 0;
       const t = await timed(async () => {
+        const r0 = performance.now();
         for (let i = 0; i < R; i++) await oursStep();
+        recorded = performance.now() - r0;
         await gpu.sync();
       });
       if (rep >= 0) ours.push(t / R);
+      if (rep >= 0) cpu.push(recorded / R);
       if (tg && o.tfjs) {
         const tt = await timed(async () => {
           for (let i = 0; i < R; i++) tg!.step();
@@ -343,6 +352,7 @@ export async function benchTrain(gpu: Gpu, o: TrainBenchOptions): Promise<TrainR
       config: { L: c.L, C: c.C, NH: c.NH, T: c.T, B: c.B, V: c.V },
       tokens_per_s: round(tokens / step),
       step_ms: round(step * 1000),
+      cpu_ms_per_step: round(median(cpu)),
       tfjs_tokens_per_s: theirs.length ? round(tokens / median(theirs)) : null,
       torch_tokens_per_s: torchs.length ? round(tokens / median(torchs)) : null,
       tfjs_ratio: theirs.length ? round(median(ours.map((t, i) => theirs[i] / t)), 3) : null,
@@ -360,7 +370,7 @@ export async function benchTrain(gpu: Gpu, o: TrainBenchOptions): Promise<TrainR
       ...(tg ? { tfjs_loss: { first: round(tfjsLossFirst), last: round(tfjsLossLast) } } : {}),
     };
     out.push(res);
-    log(`  ours ${res.tokens_per_s} tok/s (${res.step_ms} ms/step), tfjs ${res.tfjs_tokens_per_s ?? '-'} (ours/tfjs ${res.tfjs_ratio ?? '-'}), torch ${res.torch_tokens_per_s ?? '-'} (ours/torch ${res.torch_ratio ?? '-'})`);
+    log(`  ours ${res.tokens_per_s} tok/s (${res.step_ms} ms/step, of which ${res.cpu_ms_per_step} ms until trainStep returns), tfjs ${res.tfjs_tokens_per_s ?? '-'} (ours/tfjs ${res.tfjs_ratio ?? '-'}), torch ${res.torch_tokens_per_s ?? '-'} (ours/torch ${res.torch_ratio ?? '-'})`);
     log(`  loss ${res.loss.first} -> ${res.loss.last}${res.tfjs_loss ? ` (tfjs, one fixed batch: ${res.tfjs_loss.first} -> ${res.tfjs_loss.last})` : ''}; ${pipelines} pipelines; ${dispatches} dispatches per step; GPU buffers ${(gpuBytes / 2 ** 20).toFixed(1)} MiB`);
     const total = Object.values(kernels).reduce((a, b) => a + b, 0);
     if (total > 0) {
