@@ -3,11 +3,12 @@
 # from the kit scripts/real-gpu/pack.mjs made (.gpu-kit/, copied along with the repository).
 #
 #   scripts/real-gpu/run.sh [OUTDIR]          (default $OUT, else /tmp/wgpt-gpu)
-#   env: STEPS (pre-training steps, default 2000), BENCH_ARGS (extra `npm run bench` options),
-#        PARTS (default "info first cases bench pretrain")
+#   env: STEPS (pre-training steps, default 2000), BENCH_ARGS (extra `npm run bench` options for
+#        the training benchmark), MATMUL_VARIANTS (see below),
+#        PARTS (default "info first cases bench matmul pretrain")
 #
-# Writes to OUTDIR: info.json, cases.txt, first-step.jsonl, bench.json + bench.log,
-# pretrain.jsonl + sample.txt, and run.log (everything, with timings). Each part has a time
+# Writes to OUTDIR: cases.txt, first-step.jsonl, bench.json + bench.log (training benchmark),
+# matmul.txt, pretrain.jsonl + sample.txt, and run.log (everything, with timings). Each part has a time
 # limit, so one hung part cannot eat the rest. The NVIDIA Vulkan ICD is found where NVIDIA's
 # container images put it, unless VK_ICD_FILENAMES is set.
 set -u
@@ -15,7 +16,9 @@ cd "$(dirname "$0")/../.."
 K=.gpu-kit
 O=${1:-${OUT:-/tmp/wgpt-gpu}}
 STEPS=${STEPS:-2000}
-PARTS=${PARTS:-"info first cases bench pretrain"}
+PARTS=${PARTS:-"info first cases bench matmul pretrain"}
+# matmul: one table per variant, each a comma-separated list of `npm run bench` options
+MATMUL_VARIANTS=${MATMUL_VARIANTS:-"--kernel,auto --kernel,tiled,--split-k,1 --kernel,shared"}
 mkdir -p "$O"
 exec > >(tee -a "$O/run.log") 2>&1
 [ -d "$K/js" ] || { echo "no $K/js: run scripts/real-gpu/pack.mjs first"; exit 2; }
@@ -57,9 +60,10 @@ part() { # name, seconds, command...
   timeout -k 5 "$secs" "$@"
   echo "=== $name: exit $? after $((SECONDS - t0)) s"
 }
-part info 45 sh -c "node $K/js/wgpt.mjs info --json > '$O/info.json'; cat '$O/info.json'"
+part info 45 node $K/js/wgpt.mjs info --json
 part first 90 env __GL_SHADER_DISK_CACHE_PATH="$W/nv-first" MESA_SHADER_CACHE_DIR="$W/mesa-first" sh -c "for i in cold warm; do node $K/js/train.mjs --first-step small | sed \"s/^{/{\\\"cache\\\":\\\"\$i\\\",/\"; done | tee '$O/first-step.jsonl'"
 part cases 150 sh -c "node $K/js/cases.mjs > '$O/cases.txt'; r=\$?; grep -v '^ok ' '$O/cases.txt'; exit \$r"
-part bench 200 sh -c "node $K/js/bench.mjs --json --no-torch --no-first-step ${BENCH_ARGS:-} > '$O/bench.json' 2> '$O/bench.log'; r=\$?; tail -60 '$O/bench.log'; exit \$r"
+part bench 200 sh -c "node $K/js/bench.mjs --json --only train --no-torch --no-first-step ${BENCH_ARGS:-} > '$O/bench.json' 2> '$O/bench.log'; r=\$?; tail -60 '$O/bench.log'; exit \$r"
+part matmul 120 sh -c "for v in $MATMUL_VARIANTS; do echo \"--- matmul \$v\"; node $K/js/bench.mjs --only matmul --no-tfjs --reps 3 \$(echo \$v | tr , ' ') ; done | tee '$O/matmul.txt'"
 part pretrain 150 sh -c "node $K/js/wgpt.mjs pretrain --corpus $K/sotu.txt --preset small --steps $STEPS --out $W/small.safetensors --json > '$O/pretrain.jsonl' && tail -3 '$O/pretrain.jsonl' && node $K/js/wgpt.mjs sample --from $W/small.safetensors --tokens 300 --seed 1 | tee '$O/sample.txt'"
 echo "=== all done in $SECONDS s"
