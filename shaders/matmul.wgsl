@@ -149,21 +149,25 @@ fn matmul(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
   }
 
-  let has_bias = (mm.flags & 1u) != 0u;
-  let accumulate = (mm.flags & 2u) != 0u;
   for (var i = 0u; i < TM; i++) {
     let r = row0 + i;
     if (r >= M) { break; }
     for (var j = 0u; j < TN; j++) {
       let cc = col0 + j;
       if (cc >= N) { break; }
-      var v = mm.alpha * acc[i][j];
-      if (has_bias) { v += bias[cc]; }
-      let idx = c_base + r * N + cc;
-      if (accumulate) { v += c_out[idx]; }
-      c_out[idx] = v;
+      store_c(c_base, r, cc, acc[i][j]);
     }
   }
+}
+
+// C(r, cc) of the batch at c_base = alpha * v [+ bias(cc)] [+ C(r, cc)] (`mm` flags), for
+// `matmul` and `matmul_shared`
+fn store_c(c_base: u32, r: u32, cc: u32, v: f32) {
+  var out = mm.alpha * v;
+  if ((mm.flags & 1u) != 0u) { out += bias[cc]; }
+  let idx = c_base + r * mm.n + cc;
+  if ((mm.flags & 2u) != 0u) { out += c_out[idx]; }
+  c_out[idx] = out;
 }
 
 // a[i][q] = A(row i, k) for the TM rows, from the row `base` = k * M of A stored (K, M): one vec4
@@ -250,19 +254,13 @@ fn matmul_shared(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     }
     workgroupBarrier();
   }
-  let has_bias = (mm.flags & 1u) != 0u;
-  let accumulate = (mm.flags & 2u) != 0u;
   for (var i = 0u; i < 4u; i++) {
     let r = tile_m + 4u * lid.y + i;
     if (r >= M) { break; }
     for (var j = 0u; j < 4u; j++) {
       let cc = tile_n + 4u * lid.x + j;
       if (cc >= N) { break; }
-      var v = mm.alpha * acc[i][j];
-      if (has_bias) { v += bias[cc]; }
-      let idx = c_base + r * N + cc;
-      if (accumulate) { v += c_out[idx]; }
-      c_out[idx] = v;
+      store_c(c_base, r, cc, acc[i][j]);
     }
   }
 }
