@@ -198,6 +198,10 @@ fn b_row(b: ptr<function, array<vec4<f32>, TN>>, q: u32, base: u32, col0: u32, c
 // M, N, K), then every invocation reads its 4 rows and 4 columns from there, so each element
 // loaded from memory serves 64 outputs instead of 4. Two barriers per slice: the CPU adapters
 // never get it by default (lavapipe and SwiftShader pay dearly for barriers).
+// It is compiled only into its own module (template define SHARED): its mere presence in the
+// module made lavapipe compile every other matmul pipeline ~0.5 s slower (0.12 -> 0.6 s for
+// bias_backward), a cost on the first step of a CPU adapter, which never runs it.
+#if ${SHARED}
 const SM: u32 = 64u;   // tile of C: SM x SM
 const SK: u32 = 16u;   // k per slice
 var<workgroup> sh_a: array<vec4<f32>, 256>;  // [k][m / 4]: SK x SM floats, op(A)(m, k)
@@ -264,6 +268,7 @@ fn matmul_shared(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     }
   }
 }
+#endif
 
 // matmul_splitk_reduce: C = alpha * (sum over z of partials[z]) [+ bias] [+ C], the S partial
 // products of a split-K `matmul` summed in z order (deterministic). A real GPU runs a product with
@@ -440,46 +445,63 @@ fn matmul_windows(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 // ------------------------------------------------------------------------------------------------
 // bias backward
-// dbias (COLS) += sum over ROWS of dout (ROWS, COLS). A workgroup covers BB_X * 4 columns with
-// BB_Y row slices: invocation (x, y) sums rows y, y + BB_Y, ... of its 4 columns in order (vec4
-// loads when COLS % 4 == 0), then the y == 0 invocations add the BB_Y slice sums in order, so the
-// sum is deterministic. Row slices give a real GPU BB_Y times more invocations than one per 4
-// columns (which left an H100 waiting on 768 dependent loads: 150 us for any COLS). dout is bound
-// where the general kernel binds A (a_in, vec4 when A_VEC4) and dbias where it binds C (c_out).
+// dbias (COLS) += sum over ROWS of dout (ROWS, COLS), deterministic (fixed order), two ways:
+//   bias_backward         (CPU adapters) one invocation per 4 columns walks the rows in order.
+//   bias_backward_slices  (GPUs) a workgroup covers BB_X * 4 columns with BB_Y row slices:
+//                         invocation (x, y) sums rows y, y + BB_Y, ... of its 4 columns, then the
+//                         y == 0 invocations add the BB_Y slice sums in order. One invocation per 4
+//                         columns left an H100 waiting on 768 dependent loads (150 us for any
+//                         COLS); lavapipe compiles the barrier version 5x slower (0.58 s vs 0.12 s).
+// Both read vec4s when COLS % 4 == 0. dout is bound where the general kernel binds A (a_in, vec4
+// when A_VEC4) and dbias where it binds C (c_out).
 struct BiasDims {
   rows: u32,
   cols: u32,
 }
 @group(0) @binding(2) var<uniform> bb: BiasDims;
 
+// sum of rows r0, r0 + step, ... of the 4 columns from c (clamped to the last: loads stay in bounds)
+fn bias_rows(c: u32, r0: u32, step: u32) -> vec4<f32> {
+  let ROWS = bb.rows;
+  let COLS = bb.cols;
+  var s = vec4<f32>();
+  if (A_VEC4) {
+    for (var r = r0; r < ROWS; r += step) { s += a_vec(r * COLS + c); }
+  } else {
+    let last = COLS - 1u;
+    for (var r = r0; r < ROWS; r += step) {
+      let row = r * COLS;
+      s += vec4<f32>(a_at(row + c), a_at(row + min(c + 1u, last)), a_at(row + min(c + 2u, last)), a_at(row + min(c + 3u, last)));
+    }
+  }
+  return s;
+}
+
+// dbias[c0 .. c0 + 3] += t, the columns that exist
+fn bias_store(c0: u32, t: vec4<f32>) {
+  for (var q = 0u; q < 4u; q++) {
+    if (c0 + q < bb.cols) { c_out[c0 + q] += t[q]; }
+  }
+}
+
+@compute @workgroup_size(16)
+fn bias_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let c = gid.x * 4u;
+  if (c >= bb.cols) { return; }
+  bias_store(c, bias_rows(c, 0u, 1u));
+}
+
 const BB_X: u32 = 8u;
 const BB_Y: u32 = 32u;
 var<workgroup> bb_part: array<vec4<f32>, 256>;  // BB_X * BB_Y
 
 @compute @workgroup_size(8, 32)
-fn bias_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let ROWS = bb.rows;
-  let COLS = bb.cols;
-  // columns past the end are clamped (loads stay in bounds) and never stored; no early return,
-  // every invocation reaches the barrier
-  let c = min(gid.x * 4u, COLS - 1u);
-  var s = vec4<f32>();
-  if (A_VEC4) {
-    for (var r = lid.y; r < ROWS; r += BB_Y) { s += a_vec(r * COLS + c); }
-  } else {
-    let last = COLS - 1u;
-    for (var r = lid.y; r < ROWS; r += BB_Y) {
-      let row = r * COLS;
-      s += vec4<f32>(a_at(row + c), a_at(row + min(c + 1u, last)), a_at(row + min(c + 2u, last)), a_at(row + min(c + 3u, last)));
-    }
-  }
-  bb_part[lid.y * BB_X + lid.x] = s;
+fn bias_backward_slices(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  // columns past the end are clamped and never stored; no early return: all reach the barrier
+  bb_part[lid.y * BB_X + lid.x] = bias_rows(min(gid.x * 4u, bb.cols - 1u), lid.y, BB_Y);
   workgroupBarrier();
   if (lid.y != 0u) { return; }
   var t = bb_part[lid.x];
   for (var y = 1u; y < BB_Y; y++) { t += bb_part[y * BB_X + lid.x]; }
-  let c0 = gid.x * 4u;
-  for (var q = 0u; q < 4u; q++) {
-    if (c0 + q < COLS) { c_out[c0 + q] += t[q]; }
-  }
+  bias_store(gid.x * 4u, t);
 }

@@ -86,8 +86,8 @@ export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   const vecA = by4(sA) && by4(a.offset / 4) && by4(opts.transA ? M : K);
   const vecB = by4(sB) && by4(b.offset / 4) && by4(opts.transB ? K : N);
   const flags = (opts.bias ? 1 : 0) | (opts.accumulate ? 2 : 0);
-  const pipeline = { defines: { A_VEC4: vecA, B_VEC4: vecB }, constants: { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB } };
   const shared = kernel === 'shared' || (kernel === 'auto' && !gpu.report.isSoftware && Math.ceil(M / SHARED_TILE) * Math.ceil(N / SHARED_TILE) * batch >= SHARED_MIN_TILES);
+  const pipeline = { defines: { A_VEC4: vecA, B_VEC4: vecB, SHARED: shared }, constants: { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB } };
   const split = splitKPlan(gpu, M, N, K, batch, opts.splitK ?? (shared ? 1 : 'auto'), vecA || vecB);
   const entry = shared ? 'matmul_shared' : 'matmul';
   const grid = (z: number): [number, number, number] =>
@@ -147,8 +147,8 @@ function splitScratch(gpu: Gpu, floats: number): Tensor {
 // See shaders/matmul.wgsl (2.): on lavapipe, uniform-buffer loads are ~3x cheaper than storage
 // loads, so both operands are packed into 64 KiB blocks and read through uniform windows.
 
-/** Defines every dispatch of the matmul module passes (the general kernel's binding types). */
-const NO_VEC4 = { A_VEC4: false, B_VEC4: false };
+/** Defines every dispatch of the matmul module passes (the general kernel's binding types; SHARED: the workgroup-memory kernel's module). */
+const NO_VEC4 = { A_VEC4: false, B_VEC4: false, SHARED: false };
 
 /** k-blocking of K: Q blocks of KC values (KC a multiple of 4, at most 128, RP * KC <= 16384). */
 function kBlocks(K: number): { Q: number; KC: number } {
@@ -214,7 +214,7 @@ function pack(gpu: Gpu, dst: GPUBuffer, x: Tensor, rows: number, K: number, tran
   const floats = packedFloats(rows, K);
   const vec4 = (trans ? rows : K) % 4 === 0 && x.offset % 16 === 0;
   gpu.dispatch('matmul', 'matmul_pack', [view(dst, 0, floats, 'packed'), x, dims(gpu, [rows, K, KC, Q, trans ? 1 : 0, 4])], gpu.grid(Math.ceil(floats / 16 / 64)), {
-    defines: { A_VEC4: vec4, B_VEC4: false },
+    defines: { A_VEC4: vec4, B_VEC4: false, SHARED: false },
   });
 }
 
@@ -324,12 +324,15 @@ export function matmulBackward(
   }
 }
 
-/** dbias (OC) += sum over rows of dout (N, OC). Deterministic: 32 row slices per 4 columns, summed in order. */
-export function biasBackward(gpu: Gpu, dbias: Tensor, dout: Tensor): void {
+/**
+ * dbias (OC) += sum over rows of dout (N, OC). Deterministic: rows in order per 4 columns on CPU
+ * adapters; on GPUs 32 row slices per 4 columns, summed in order. `slices` forces one (tests).
+ */
+export function biasBackward(gpu: Gpu, dbias: Tensor, dout: Tensor, slices = !gpu.report.isSoftware): void {
   const [N, OC] = rowsCols(dout);
   expectShape('biasBackward', 'dbias', dbias, [OC]);
   const vec4 = OC % 4 === 0 && dout.offset % 16 === 0;
-  gpu.dispatch('matmul', 'bias_backward', [dbias, dout, dims(gpu, [N, OC])], [Math.ceil(OC / 4 / 8)], {
-    defines: { A_VEC4: vec4, B_VEC4: false },
+  gpu.dispatch('matmul', slices ? 'bias_backward_slices' : 'bias_backward', [dbias, dout, dims(gpu, [N, OC])], [Math.ceil(OC / 4 / (slices ? 8 : 16))], {
+    defines: { A_VEC4: vec4, B_VEC4: false, SHARED: false },
   });
 }

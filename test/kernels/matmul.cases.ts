@@ -1,5 +1,5 @@
 /** GPU cases for matmul (forward, backward, batched), run in Node and in Chromium. */
-import { matmul, matmulBackward, matmulForward } from '../../src/kernels/matmul.ts';
+import { biasBackward, matmul, matmulBackward, matmulForward } from '../../src/kernels/matmul.ts';
 import type { GpuCase } from '../util/cases.ts';
 import { assertClose, assertThrows, randn, type Tolerance } from '../util/check.ts';
 import { batchedMatmulRef, matmulBackwardRef, matmulForwardRef } from './matmul.ref.ts';
@@ -15,8 +15,6 @@ const SHAPES: [number, number, number][] = [
   [17, 48, 67], // awkward: nothing a multiple of the tile
   [1, 5, 3], // T=1-like
   [3 * 17, 64, 256], // batch 3, T 17
-  [300, 40, 98], // dbias: rows over many row slices, a column count that is not a multiple of 4
-  [2048, 16, 36], // dbias: long columns (B*T = 2048), a workgroup only partly filled with columns
 ];
 
 export const cases: GpuCase[] = [];
@@ -115,6 +113,27 @@ for (const { kernel, batch, M, N, K, splitK = 1 } of FORCED) {
       },
     });
   }
+}
+
+// dbias in 32 row slices per 4 columns (the GPU default) and rows in order (the CPU default),
+// both forced: rows over many slices, a column count that is not a multiple of 4, a partly filled
+// workgroup, fewer rows than slices.
+for (const slices of [true, false]) {
+  cases.push({
+    name: `bias_backward ${slices ? 'in row slices' : 'rows in order'}: (N, OC) = (2048, 36), (300, 98), (17, 67), accumulating`,
+    async run(gpu) {
+      for (const [N, OC] of [[2048, 36], [300, 98], [17, 67]]) {
+        const d = randn(N * OC, 40), pre = randn(OC, 41);
+        const dout = gpu.tensor([N, OC], Float32Array.from(d));
+        const dbias = gpu.tensor([OC], Float32Array.from(pre));
+        biasBackward(gpu, dbias, dout, slices);
+        const want = new Float64Array(OC);
+        for (let r = 0; r < N; r++) for (let c = 0; c < OC; c++) want[c] += d[r * OC + c];
+        assertClose(`dbias (${N}, ${OC})`, await gpu.read(dbias), want.map((v, c) => v + pre[c]), TOL);
+        gpu.release(dout, dbias);
+      }
+    },
+  });
 }
 
 cases.push({
