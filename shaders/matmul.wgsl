@@ -199,13 +199,16 @@ fn b_row(b: ptr<function, array<vec4<f32>, TN>>, q: u32, base: u32, col0: u32, c
 // loaded from memory serves 64 outputs instead of 4. Two barriers per slice: the CPU adapters
 // never get it by default (lavapipe and SwiftShader pay dearly for barriers).
 // It is compiled only into its own module (template define SHARED): its mere presence in the
-// module made lavapipe compile every other matmul pipeline ~0.5 s slower (0.12 -> 0.6 s for
-// bias_backward), a cost on the first step of a CPU adapter, which never runs it.
+// module made lavapipe compile other matmul pipelines slower (bias_backward: 0.6 s instead of
+// 0.12 s), a cost on the first step of a CPU adapter, which never runs it.
 #if ${SHARED}
 const SM: u32 = 64u;   // tile of C: SM x SM
 const SK: u32 = 16u;   // k per slice
-var<workgroup> sh_a: array<vec4<f32>, 256>;  // [k][m / 4]: SK x SM floats, op(A)(m, k)
-var<workgroup> sh_b: array<vec4<f32>, 256>;  // [k][n / 4]: SK x SM floats, op(B)(k, n)
+// Scalar arrays: with vec4 elements, four invocations would each write one component of the same
+// vec4, which D3D12 and Metal may compile to a read-modify-write of the whole vector (a race;
+// gpuweb/gpuweb#2112). Each invocation writes whole elements, and reads 4 consecutive ones.
+var<workgroup> sh_a: array<f32, 1024>;  // [k][m]: SK x SM, op(A)(m, k)
+var<workgroup> sh_b: array<f32, 1024>;  // [k][n]: SK x SM, op(B)(k, n)
 
 // op(A)(m, k) and op(B)(k, n) of batch base `base`, or 0 outside (M, K) / (K, N)
 fn op_a(base: u32, m: u32, k: u32, M: u32, K: u32) -> f32 {
@@ -241,16 +244,18 @@ fn matmul_shared(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
       var m: u32; var ka: u32;
       if (TRANS_A) { m = e % SM; ka = e / SM; } else { m = e / SK; ka = e % SK; }
       let va = select(0.0, op_a(a_base, tile_m + m, k0 + ka, M, K), k0 + ka < k_end);
-      sh_a[ka * (SM / 4u) + m / 4u][m % 4u] = va;
+      sh_a[ka * SM + m] = va;
       var n: u32; var kb: u32;
       if (TRANS_B) { n = e / SK; kb = e % SK; } else { n = e % SM; kb = e / SM; }
       let vb = select(0.0, op_b(b_base, k0 + kb, tile_n + n, K, N), k0 + kb < k_end);
-      sh_b[kb * (SM / 4u) + n / 4u][n % 4u] = vb;
+      sh_b[kb * SM + n] = vb;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < SK; kk++) {
-      let a = sh_a[kk * (SM / 4u) + lid.y];  // op(A)(4 * lid.y + i, kk)
-      let b = sh_b[kk * (SM / 4u) + lid.x];  // op(B)(kk, 4 * lid.x + j)
+      let ia = kk * SM + 4u * lid.y;
+      let ib = kk * SM + 4u * lid.x;
+      let a = vec4<f32>(sh_a[ia], sh_a[ia + 1u], sh_a[ia + 2u], sh_a[ia + 3u]);  // op(A)(4 * lid.y + i, kk)
+      let b = vec4<f32>(sh_b[ib], sh_b[ib + 1u], sh_b[ib + 2u], sh_b[ib + 3u]);  // op(B)(kk, 4 * lid.x + j)
       acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
       acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
       acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
@@ -285,8 +290,9 @@ struct SplitK {
 @group(0) @binding(2) var<uniform> sk: SplitK;
 
 @compute @workgroup_size(64)
-fn matmul_splitk_reduce(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x;
+fn matmul_splitk_reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                        @builtin(local_invocation_index) li: u32) {
+  let i = wg_linear(wid, nwg) * 64u + li;  // a grid of more than 65535 workgroups is folded
   if (i >= sk.count) { return; }
   var v = 0.0;
   for (var z = 0u; z < sk.splits; z++) { v += a_at(z * sk.count + i); }
@@ -451,7 +457,7 @@ fn matmul_windows(@builtin(global_invocation_id) gid: vec3<u32>) {
 //                         invocation (x, y) sums rows y, y + BB_Y, ... of its 4 columns, then the
 //                         y == 0 invocations add the BB_Y slice sums in order. One invocation per 4
 //                         columns left an H100 waiting on 768 dependent loads (150 us for any
-//                         COLS); lavapipe compiles the barrier version 5x slower (0.58 s vs 0.12 s).
+//                         COLS); on lavapipe the barrier version ran 1.3-1.6x slower per call.
 // Both read vec4s when COLS % 4 == 0. dout is bound where the general kernel binds A (a_in, vec4
 // when A_VEC4) and dbias where it binds C (c_out).
 struct BiasDims {

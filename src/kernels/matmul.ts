@@ -74,7 +74,9 @@ export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   if (opts.bias) expectShape(op, 'bias', opts.bias, [N]);
   const kernel = opts.kernel ?? 'auto';
   if (kernel === 'windows' && batch !== 1) throw new ShapeError(`${op}: kernel 'windows' needs batch 1, got ${batch}`);
-  if (kernel === 'windows' || (kernel === 'auto' && batch === 1 && windowsPay(gpu, M, N, K))) {
+  const forcedSplit = typeof opts.splitK === 'number' && opts.splitK > 1;
+  if (kernel === 'windows' && forcedSplit) throw new ShapeError(`${op}: kernel 'windows' has no split-K (splitK ${opts.splitK})`);
+  if (kernel === 'windows' || (kernel === 'auto' && batch === 1 && !forcedSplit && windowsPay(gpu, M, N, K))) {
     matmulWindows(gpu, out, a, b, M, N, K, opts);
     return;
   }
@@ -88,7 +90,9 @@ export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   const flags = (opts.bias ? 1 : 0) | (opts.accumulate ? 2 : 0);
   const shared = kernel === 'shared' || (kernel === 'auto' && !gpu.report.isSoftware && Math.ceil(M / SHARED_TILE) * Math.ceil(N / SHARED_TILE) * batch >= SHARED_MIN_TILES);
   const pipeline = { defines: { A_VEC4: vecA, B_VEC4: vecB, SHARED: shared }, constants: { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB } };
-  const split = splitKPlan(gpu, M, N, K, batch, opts.splitK ?? (shared ? 1 : 'auto'), vecA || vecB);
+  // the kernels walk k 4 at a time when an operand is read as vec4 along k: slices of 4k then
+  const kBy4 = (!opts.transA && vecA) || (!!opts.transB && vecB);
+  const split = splitKPlan(gpu, M, N, K, batch, opts.splitK ?? (shared ? 1 : 'auto'), kBy4);
   const entry = shared ? 'matmul_shared' : 'matmul';
   const grid = (z: number): [number, number, number] =>
     shared ? [Math.ceil(N / SHARED_TILE), Math.ceil(M / SHARED_TILE), z] : [Math.ceil(N / (WG * TILE)), Math.ceil(M / (WG * TILE)), z];
@@ -100,7 +104,7 @@ export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   const { S, chunk } = split;
   const partials = splitScratch(gpu, S * M * N);
   gpu.dispatch('matmul', entry, [partials, a, b, gpu.dummy(), dims(gpu, [M, N, K, 0, 0, M * N, 0, chunk], [1])], grid(S), pipeline);
-  gpu.dispatch('matmul', 'matmul_splitk_reduce', [out, partials, dims(gpu, [M * N, N, S, flags], [opts.alpha ?? 1]), opts.bias ?? gpu.dummy()], [Math.ceil((M * N) / 64)], {
+  gpu.dispatch('matmul', 'matmul_splitk_reduce', [out, partials, dims(gpu, [M * N, N, S, flags], [opts.alpha ?? 1]), opts.bias ?? gpu.dummy()], gpu.grid(Math.ceil((M * N) / 64)), {
     defines: NO_VEC4,
   });
 }
@@ -112,7 +116,7 @@ const SPLIT_TARGET_TILES = 512; // aim for about this many workgroups
 const SPLIT_MIN_CHUNK = 128; // k-values per slice, at least
 const SPLIT_MAX_FLOATS = (SPLIT_TARGET_TILES + SPLIT_TARGET_TILES / 4) * (WG * TILE) ** 2; // what 'auto' can need
 
-function splitKPlan(gpu: Gpu, M: number, N: number, K: number, batch: number, want: 'auto' | number, vec4: boolean): { S: number; chunk: number } | null {
+function splitKPlan(gpu: Gpu, M: number, N: number, K: number, batch: number, want: 'auto' | number, kBy4: boolean): { S: number; chunk: number } | null {
   let S: number;
   const tiles = Math.ceil(M / (WG * TILE)) * Math.ceil(N / (WG * TILE));
   if (want === 'auto') {
@@ -125,7 +129,7 @@ function splitKPlan(gpu: Gpu, M: number, N: number, K: number, batch: number, wa
   }
   if (S < 2) return null;
   // slices of a multiple of 4 k-values (the vec4 loop walks k by 4); S shrinks to what is needed
-  const chunk = vec4 ? Math.ceil(K / S / 4) * 4 : Math.ceil(K / S);
+  const chunk = kBy4 ? Math.ceil(K / S / 4) * 4 : Math.ceil(K / S);
   return { S: Math.ceil(K / chunk), chunk };
 }
 

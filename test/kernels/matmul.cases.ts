@@ -79,10 +79,11 @@ for (const [transA, transB] of [[false, false], [true, false], [false, true], [t
 //    k-blocks and dispatch groups (K = 600: 5 blocks of 120, groups of 4 + 1), K = 1, a product that
 //    is not square. Each compares with the float64 reference, with accumulate, alpha and bias.
 //  - 'tiled' with split-K (the default uses it on hardware adapters only): K in 6 slices of 128
-//    (a weight gradient's shape), K = 51 in 4 scalar slices of 13, K = 9 in 5 slices of 2.
+//    (a weight gradient's shape), K = 51 in 4 scalar slices of 13, K = 9 in slices of 2 (or of 4
+//    where an operand is read as vec4 along k).
 //  - 'shared' (workgroup memory; the default on GPUs for large C): a batch of products whose tiles
-//    are cut by the edges, with K not a multiple of its 16-deep slices (scalar loads), and split-K
-//    (vec4 loads).
+//    are cut by the edges, with K not a multiple of its 16-deep slices (scalar loads), split-K
+//    (vec4 loads), and split-K slices of 13 that end inside a 16-deep slice.
 const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number; N: number; K: number; splitK?: number }[] = [
   { kernel: 'tiled', batch: 2, M: 16, N: 20, K: 12 }, // all vec4
   { kernel: 'tiled', batch: 1, M: 16, N: 20, K: 9 }, // vec4 along m / n only, k tail
@@ -95,6 +96,7 @@ const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number
   { kernel: 'tiled', batch: 1, M: 16, N: 20, K: 9, splitK: 5 },
   { kernel: 'shared', batch: 2, M: 70, N: 130, K: 37 },
   { kernel: 'shared', batch: 1, M: 40, N: 36, K: 768, splitK: 6 },
+  { kernel: 'shared', batch: 1, M: 13, N: 70, K: 51, splitK: 4 },
 ];
 for (const { kernel, batch, M, N, K, splitK = 1 } of FORCED) {
   for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
@@ -137,6 +139,20 @@ for (const slices of [true, false]) {
 }
 
 cases.push({
+  name: 'split-K reduce over more than 65535 workgroups (folded grid): M=2100 N=2000 K=8, 2 slices',
+  async run(gpu) {
+    const [M, N, K] = [2100, 2000, 8];
+    const a = randn(M * K, 50), b = randn(K * N, 51);
+    const ta = gpu.tensor([M * K], Float32Array.from(a));
+    const tb = gpu.tensor([K * N], Float32Array.from(b));
+    const tc = gpu.tensor([M, N], new Float32Array(M * N).fill(7)); // overwritten, not accumulated
+    matmul(gpu, tc, ta, tb, M, N, K, { kernel: 'tiled', splitK: 2 });
+    assertClose('c', await gpu.read(tc), batchedMatmulRef(a, b, M, N, K), TOL);
+    gpu.release(ta, tb, tc);
+  },
+});
+
+cases.push({
   name: 'windows kernel overwrites without accumulate and handles K = 600 in two dispatch groups',
   async run(gpu) {
     const [M, N, K] = [40, 36, 600];
@@ -164,6 +180,7 @@ cases.push({
     assertThrows(() => matmul(gpu, out, inp, w2, 2, 3, 4, { batch: 2, kernel: 'windows' }), 'ShapeError', /kernel 'windows' needs batch 1, got 2/);
     assertThrows(() => matmul(gpu, out, inp, w2, 2, 3, 4, { batch: 2, splitK: 2 }), 'ShapeError', /splitK 2 needs batch 1, got 2/);
     assertThrows(() => matmul(gpu, out, inp, w2, 2, 3, 4, { splitK: 0 }), 'ShapeError', /splitK must be 'auto' or an integer >= 1, got 0/);
+    assertThrows(() => matmul(gpu, out, inp, w2, 2, 3, 4, { kernel: 'windows', splitK: 2 }), 'ShapeError', /kernel 'windows' has no split-K \(splitK 2\)/);
     gpu.release(inp, weight, out, w2, badOut);
   },
 });
