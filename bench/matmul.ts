@@ -55,7 +55,7 @@ export interface MatmulBenchOptions {
   reps?: number;
   /** only rows whose "name pass" contains this */
   only?: string;
-  kernel?: 'auto' | 'tiled' | 'windows';
+  kernel?: 'auto' | 'tiled' | 'windows' | 'shared';
   /** split-K of the general kernel: 'auto' (the default) or a forced S (1: off) */
   splitK?: 'auto' | number;
   /** also time the seed kernel (bench/matmul-v0.wgsl) */
@@ -67,7 +67,7 @@ export interface MatmulBenchOptions {
 
 let REPS = 7;
 let ONLY: string | undefined;
-let KERNEL: 'auto' | 'tiled' | 'windows' = 'auto';
+let KERNEL: 'auto' | 'tiled' | 'windows' | 'shared' = 'auto';
 let SPLIT_K: 'auto' | number = 'auto';
 let BASELINE = false;
 const BATCH_SECONDS = 0.08;

@@ -10,7 +10,7 @@
  *            --config small,wide    training configs (default: all)
  *            --reps N               timed batches (matmul default 7; training 5, or 2 when a step > 5 s)
  *            --no-tfjs              ours only;  --no-torch: no PyTorch;  --no-first-step: skip the child processes
- *            --kernel tiled|windows force one of our matmul kernels
+ *            --kernel tiled|windows|shared  force one of our matmul kernels
  *            --split-k N            force split-K of the general matmul kernel (1: off; default auto)
  *            --baseline             also time the seed matmul kernel (bench/matmul-v0.wgsl)
  */
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   }
 
   const matmul = PART_MATMUL
-    ? await benchMatmul(gpu, tfjs, { reps: REPS, only: MATMUL_FILTER, kernel: (value('--kernel') ?? 'auto') as 'auto' | 'tiled' | 'windows', splitK: value('--split-k') ? Number(value('--split-k')) : 'auto', baseline: flag('--baseline'), table, log })
+    ? await benchMatmul(gpu, tfjs, { reps: REPS, only: MATMUL_FILTER, kernel: (value('--kernel') ?? 'auto') as 'auto' | 'tiled' | 'windows' | 'shared', splitK: value('--split-k') ? Number(value('--split-k')) : 'auto', baseline: flag('--baseline'), table, log })
     : [];
   const configs = TRAIN_CONFIGS.filter((c) => !CONFIGS || CONFIGS.includes(c.name));
   const train = PART_TRAIN

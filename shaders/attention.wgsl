@@ -28,7 +28,7 @@
 // workgroupBarrier), shaped by what costs on lavapipe: every memory access inside a loop (a
 // storage load, or a private array indexed by a loop variable) is paid per SIMD lane with a few
 // instructions per element, while arithmetic on registers is cheap. So:
-//   - One invocation owns a group of QR = 4 rows (query rows in the forward and dq passes, key
+//   - One invocation owns a group of QR = 4 rows on CPU adapters (query rows in the forward and dq passes, key
 //     rows in the dkv pass) of one (b, h) and walks the other side (keys, or queries) KB = 4 at a
 //     time: the QR x 4 tile of scores (and P, dS) is held in registers, and each loaded key /
 //     value (query / dout) vec4 serves all QR rows. The rows' own vectors (q, the output
@@ -37,8 +37,9 @@
 //     vector (template define; a private array's length must be a const-expression). When
 //     HS % 4 == 0 (template define VEC4) q, k, v, out and dout are bound as arrays of vec4;
 //     otherwise (odd head sizes) read element by element into zero-padded vec4s.
-//   - QR is a template define too (fewer rows per invocation for large heads: the dkv pass keeps
-//     4 * QR head vectors in private memory, which WGSL caps at 8 KiB).
+//   - QR is a template define too: 1 on GPUs, where B*NH*T invocations are needed to fill the
+//     chip (and smaller private arrays spill less); fewer than 4 for large heads anywhere (the dkv
+//     pass keeps 4 * QR head vectors in private memory, which WGSL caps at 8 KiB).
 //   - Causality inside a 4 x 4 tile: past the group's last row, indices are clamped to it (the
 //     future is never read); a key after a row is selected out of that row's max, weight and sums
 //     (`select`, never a multiply, so a NaN there cannot leak in).
@@ -54,7 +55,7 @@
 
 const HS: u32 = ${HS}u;       // head size (template define)
 const HS4: u32 = ${HS4}u;     // ceil(HS / 4): vec4s per head vector (template define)
-const QR: u32 = ${QR}u;       // rows per invocation: 4, fewer for large heads (template define)
+const QR: u32 = ${QR}u;       // rows per invocation: 4 on CPU adapters, 1 on GPUs, fewer for large heads (template define)
 const WG: u32 = 64u;
 const KB: u32 = 4u;           // keys (or queries) per block of the inner loops
 const LOWEST: f32 = -3.402823466e38;

@@ -6,7 +6,7 @@
  *   js/cases.mjs   every kernel case (test/run-cases.ts)     js/bench.mjs  npm run bench (bench/run.ts)
  *   js/train.mjs   bench/train.ts (its --first-step child)   js/cli.mjs    the wgpt CLI (src/cli/main.ts)
  *   node_modules/webgpu/   Dawn for Node, linux-x64 (.xz)    node.xz       this machine's node binary
- *   sotu.txt.xz    the default pre-training corpus          deb/          the Vulkan loader (libvulkan1)
+ *   sotu.txt.xz    the default pre-training corpus          deb/          the Vulkan loader and libglvnd
  *
  * Run scripts/real-gpu/run.sh there (from the repository root, with .gpu-kit copied along).
  * The bundles are made by esbuild (tsx's) with `webgpu` left external: its native dawn.node is
@@ -81,9 +81,13 @@ execFileSync(process.execPath, ['--import', 'tsx', '-e',
   `import('${join(root, 'src/data/corpus-node.ts')}').then(async (m) => require('node:fs').writeFileSync('${join(kit, 'sotu.txt')}', await m.loadSotuCorpus()))`], { stdio: 'inherit' });
 execFileSync('xz', ['-f', '-T0', join(kit, 'sotu.txt')]);
 
-if (!existsSync(join(kit, 'deb'))) {
-  step('libvulkan1 (.deb, amd64)');
+// The Vulkan loader, and libglvnd: NVIDIA's Vulkan ICD is libGLX_nvidia, which needs
+// libGLdispatch (without it: "Could not get 'vkCreateInstance' via 'vk_icdGetInstanceProcAddr'").
+const DEBS = ['libvulkan1', 'libglvnd0', 'libglx0', 'libgl1', 'libegl1', 'libopengl0', 'libgles2'];
+if (!existsSync(join(kit, 'deb', '.complete'))) {
+  step(`${DEBS.join(' ')} (.deb, amd64)`);
   mkdirSync(join(kit, 'deb'), { recursive: true });
-  execFileSync('apt-get', ['download', 'libvulkan1:amd64'], { cwd: join(kit, 'deb'), stdio: 'inherit' });
+  execFileSync('apt-get', ['download', ...DEBS.map((d) => `${d}:amd64`)], { cwd: join(kit, 'deb'), stdio: 'inherit' });
+  writeFileSync(join(kit, 'deb', '.complete'), DEBS.join('\n') + '\n');
 }
 step(`done: ${execFileSync('du', ['-sh', kit], { encoding: 'utf8' }).trim()}`);
