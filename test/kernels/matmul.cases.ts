@@ -1,5 +1,5 @@
 /** GPU cases for matmul (forward, backward, batched), run in Node and in Chromium. */
-import { biasBackward, matmul, matmulBackward, matmulForward } from '../../src/kernels/matmul.ts';
+import { biasBackward, matmul, matmulBackward, matmulForward, type BatchedMatmulOptions } from '../../src/kernels/matmul.ts';
 import type { GpuCase } from '../util/cases.ts';
 import { assertClose, assertThrows, randn, type Tolerance } from '../util/check.ts';
 import { batchedMatmulRef, matmulBackwardRef, matmulForwardRef } from './matmul.ref.ts';
@@ -138,33 +138,24 @@ for (const slices of [true, false]) {
   });
 }
 
-cases.push({
-  name: 'split-K reduce over more than 65535 workgroups (folded grid): M=2100 N=2000 K=8, 2 slices',
-  async run(gpu) {
-    const [M, N, K] = [2100, 2000, 8];
-    const a = randn(M * K, 50), b = randn(K * N, 51);
-    const ta = gpu.tensor([M * K], Float32Array.from(a));
-    const tb = gpu.tensor([K * N], Float32Array.from(b));
-    const tc = gpu.tensor([M, N], new Float32Array(M * N).fill(7)); // overwritten, not accumulated
-    matmul(gpu, tc, ta, tb, M, N, K, { kernel: 'tiled', splitK: 2 });
-    assertClose('c', await gpu.read(tc), batchedMatmulRef(a, b, M, N, K), TOL);
-    gpu.release(ta, tb, tc);
-  },
-});
+/** C (M, N) = A . B with `opts`, into a C pre-filled with 7s (stale values must not leak in), vs the reference. */
+function overwriteCase(name: string, [M, N, K]: [number, number, number], opts: BatchedMatmulOptions, seed: number): GpuCase {
+  return {
+    name,
+    async run(gpu) {
+      const a = randn(M * K, seed), b = randn(K * N, seed + 1);
+      const ta = gpu.tensor([M * K], Float32Array.from(a));
+      const tb = gpu.tensor([K * N], Float32Array.from(b));
+      const tc = gpu.tensor([M, N], new Float32Array(M * N).fill(7));
+      matmul(gpu, tc, ta, tb, M, N, K, opts);
+      assertClose('c', await gpu.read(tc), batchedMatmulRef(a, b, M, N, K), TOL);
+      gpu.release(ta, tb, tc);
+    },
+  };
+}
 
-cases.push({
-  name: 'windows kernel overwrites without accumulate and handles K = 600 in two dispatch groups',
-  async run(gpu) {
-    const [M, N, K] = [40, 36, 600];
-    const a = randn(M * K, 30), b = randn(K * N, 31);
-    const ta = gpu.tensor([M * K], Float32Array.from(a));
-    const tb = gpu.tensor([K * N], Float32Array.from(b));
-    const tc = gpu.tensor([M, N], new Float32Array(M * N).fill(7)); // stale values must not leak in
-    matmul(gpu, tc, ta, tb, M, N, K, { kernel: 'windows' });
-    assertClose('c', await gpu.read(tc), batchedMatmulRef(a, b, M, N, K), TOL);
-    gpu.release(ta, tb, tc);
-  },
-});
+cases.push(overwriteCase('split-K reduce over more than 65535 workgroups (folded grid): M=2100 N=2000 K=8, 2 slices', [2100, 2000, 8], { kernel: 'tiled', splitK: 2 }, 50));
+cases.push(overwriteCase('windows kernel overwrites without accumulate and handles K = 600 in two dispatch groups', [40, 36, 600], { kernel: 'windows' }, 30));
 
 cases.push({
   name: 'wrong shapes are rejected with the shapes in the message',
