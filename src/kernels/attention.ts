@@ -8,7 +8,7 @@
 import type { Gpu } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { ShapeError } from '../errors.ts';
-import { expectDim, expectDistinct, expectShape } from './check.ts';
+import { expectDim, expectDistinct, expectShape, prefersGpuKernels } from './check.ts';
 import { dims as uniformDims } from './uniforms.ts';
 
 const WG = 64; // invocations per workgroup, one group of rows (of one (b, h)) each
@@ -52,7 +52,7 @@ function rowsPerInvocation(gpu: Gpu, HS: number, want?: number): number {
   const HS4 = Math.ceil(HS / 4);
   const most = HS4 <= 16 ? 4 : HS4 <= 32 ? 2 : 1;
   if (want !== undefined && ![1, 2, 4].includes(want)) throw new ShapeError(`attention: rows per invocation must be 1, 2 or 4, got ${want}`);
-  return Math.min(most, want ?? (gpu.report.isSoftware ? 4 : 1));
+  return Math.min(most, want ?? (prefersGpuKernels(gpu) ? 1 : 4));
 }
 
 /** The template defines of the module (every entry point needs them): the head size, in vec4s, and QR. */

@@ -19,3 +19,13 @@ export function rowsCols(t: Tensor): [number, number] {
 export function expectDistinct(op: string, a: Tensor, b: Tensor, names: string): void {
   if (a.buffer === b.buffer && a.offset === b.offset) throw new ShapeError(`${op}: ${names} must be different tensors`);
 }
+
+/**
+ * True on GPUs, false on CPU adapters (lavapipe, SwiftShader): the one rule for which kernel
+ * variants are the defaults. CPU adapters get barrier-free kernels where each invocation does
+ * more work; GPUs get more invocations, workgroup memory and split-K (src/kernels/matmul.ts,
+ * attention.ts).
+ */
+export function prefersGpuKernels(gpu: { report: { isSoftware: boolean } }): boolean {
+  return !gpu.report.isSoftware;
+}

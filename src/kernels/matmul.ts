@@ -7,7 +7,7 @@
 import type { Gpu } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { ShapeError } from '../errors.ts';
-import { expectDim, expectShape, rowsCols } from './check.ts';
+import { expectDim, expectShape, prefersGpuKernels, rowsCols } from './check.ts';
 import { dims } from './uniforms.ts';
 
 const WG = 8; // general kernel: workgroup of 8 x 8 invocations
@@ -88,7 +88,7 @@ export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   const vecA = by4(sA) && by4(a.offset / 4) && by4(opts.transA ? M : K);
   const vecB = by4(sB) && by4(b.offset / 4) && by4(opts.transB ? K : N);
   const flags = (opts.bias ? 1 : 0) | (opts.accumulate ? 2 : 0);
-  const shared = kernel === 'shared' || (kernel === 'auto' && !gpu.report.isSoftware && Math.ceil(M / SHARED_TILE) * Math.ceil(N / SHARED_TILE) * batch >= SHARED_MIN_TILES);
+  const shared = kernel === 'shared' || (kernel === 'auto' && prefersGpuKernels(gpu) && Math.ceil(M / SHARED_TILE) * Math.ceil(N / SHARED_TILE) * batch >= SHARED_MIN_TILES);
   const pipeline = { defines: { A_VEC4: vecA, B_VEC4: vecB, SHARED: shared }, constants: { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB } };
   // the kernels walk k 4 at a time when an operand is read as vec4 along k: slices of 4k then
   const kBy4 = (!opts.transA && vecA) || (!!opts.transB && vecB);
@@ -120,7 +120,7 @@ function splitKPlan(gpu: Gpu, M: number, N: number, K: number, batch: number, wa
   let S: number;
   const tiles = Math.ceil(M / (WG * TILE)) * Math.ceil(N / (WG * TILE));
   if (want === 'auto') {
-    if (gpu.report.isSoftware || batch !== 1 || tiles * 4 > SPLIT_TARGET_TILES) return null;
+    if (!prefersGpuKernels(gpu) || batch !== 1 || tiles * 4 > SPLIT_TARGET_TILES) return null;
     S = Math.min(Math.ceil(SPLIT_TARGET_TILES / tiles), Math.floor(K / SPLIT_MIN_CHUNK));
   } else {
     if (!Number.isInteger(want) || want < 1) throw new ShapeError(`matmul: splitK must be 'auto' or an integer >= 1, got ${want}`);
@@ -332,7 +332,7 @@ export function matmulBackward(
  * dbias (OC) += sum over rows of dout (N, OC). Deterministic: rows in order per 4 columns on CPU
  * adapters; on GPUs 32 row slices per 4 columns, summed in order. `slices` forces one (tests).
  */
-export function biasBackward(gpu: Gpu, dbias: Tensor, dout: Tensor, slices = !gpu.report.isSoftware): void {
+export function biasBackward(gpu: Gpu, dbias: Tensor, dout: Tensor, slices = prefersGpuKernels(gpu)): void {
   const [N, OC] = rowsCols(dout);
   expectShape('biasBackward', 'dbias', dbias, [OC]);
   const vec4 = OC % 4 === 0 && dout.offset % 16 === 0;
