@@ -58,6 +58,8 @@ export interface MatmulBenchOptions {
   kernel?: 'auto' | 'tiled' | 'windows' | 'shared';
   /** split-K of the general kernel: 'auto' (the default) or a forced S (1: off) */
   splitK?: 'auto' | number;
+  /** the windows path's subgroup kernel: true / false forced, undefined: the default (where the device has it) */
+  subgroups?: boolean;
   /** also time the seed kernel (bench/matmul-v0.wgsl) */
   baseline?: boolean;
   /** print the table to stdout (else to `log`) */
@@ -68,6 +70,7 @@ export interface MatmulBenchOptions {
 let REPS = 7;
 let ONLY: string | undefined;
 let KERNEL: 'auto' | 'tiled' | 'windows' | 'shared' = 'auto';
+let SUBGROUPS: boolean | undefined;
 let SPLIT_K: 'auto' | number = 'auto';
 let BASELINE = false;
 const BATCH_SECONDS = 0.08;
@@ -144,7 +147,7 @@ async function benchCase(gpu: Gpu, tfjs: Tfjs | null, c: Case): Promise<Result &
   const a = gpu.tensor(c.transA ? [k, m] : [m, k], aData, 'f32', 'a');
   const b = gpu.tensor(c.transB ? [n, k] : [k, n], bData, 'f32', 'b');
   const out = gpu.tensor([m, n], undefined, 'f32', 'out');
-  const ours = () => matmul(gpu, out, a, b, m, n, k, { transA: c.transA, transB: c.transB, accumulate, kernel: KERNEL, splitK: SPLIT_K });
+  const ours = () => matmul(gpu, out, a, b, m, n, k, { transA: c.transA, transB: c.transB, accumulate, kernel: KERNEL, splitK: SPLIT_K, subgroups: SUBGROUPS });
   const seed = () => matmulV0(gpu, out, a, b, m, n, k, c.transA, c.transB, accumulate);
 
   // first call: compile, and check against tfjs on the same inputs
@@ -234,6 +237,7 @@ export async function benchMatmul(gpu: Gpu, tfjs: Tfjs | null, o: MatmulBenchOpt
   ONLY = o.only;
   KERNEL = o.kernel ?? 'auto';
   SPLIT_K = o.splitK ?? 'auto';
+  SUBGROUPS = o.subgroups;
   BASELINE = !!o.baseline;
   const cases = ALL_CASES.filter((c) => !ONLY || `${c.name} ${c.pass}`.includes(ONLY));
   o.log(`matmul timing: median of ${REPS} batches of ~${BATCH_SECONDS} s each, after a warm-up batch\n`);

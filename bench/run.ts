@@ -12,6 +12,7 @@
  *            --no-tfjs              ours only;  --no-torch: no PyTorch;  --no-first-step: skip the child processes
  *            --kernel tiled|windows|shared  force one of our matmul kernels
  *            --split-k N            force split-K of the general matmul kernel (1: off; default auto)
+ *            --subgroups on|off     force the windows path's subgroup kernel on or off (default: where the device has it)
  *            --baseline             also time the seed matmul kernel (bench/matmul-v0.wgsl)
  */
 import { Gpu } from '../src/gpu/context.ts';
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   }
 
   const matmul = PART_MATMUL
-    ? await benchMatmul(gpu, tfjs, { reps: REPS, only: MATMUL_FILTER, kernel: (value('--kernel') ?? 'auto') as 'auto' | 'tiled' | 'windows' | 'shared', splitK: value('--split-k') ? Number(value('--split-k')) : 'auto', baseline: flag('--baseline'), table, log })
+    ? await benchMatmul(gpu, tfjs, { reps: REPS, only: MATMUL_FILTER, kernel: (value('--kernel') ?? 'auto') as 'auto' | 'tiled' | 'windows' | 'shared', splitK: value('--split-k') ? Number(value('--split-k')) : 'auto', subgroups: value('--subgroups') === undefined ? undefined : value('--subgroups') === 'on', baseline: flag('--baseline'), table, log })
     : [];
   const configs = TRAIN_CONFIGS.filter((c) => !CONFIGS || CONFIGS.includes(c.name));
   const train = PART_TRAIN

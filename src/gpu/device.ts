@@ -22,6 +22,12 @@ export interface AdapterReport {
   features: string[];
   /** The limits the device was created with (what kernels may rely on). */
   limits: Record<string, number>;
+  /**
+   * Smallest and largest subgroup size of the adapter (GPUAdapterInfo.subgroupMinSize / MaxSize),
+   * 0 where the adapter does not say. Kernels that use the 'subgroups' feature check them.
+   */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
 }
 
 export interface AcquireOptions {
@@ -178,6 +184,8 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
   }
   const requiredFeatures: GPUFeatureName[] = [];
   if (adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  // subgroups: the matmul fast path on lavapipe broadcasts rows across a subgroup (src/kernels/matmul.ts)
+  if (adapter.features.has('subgroups' as GPUFeatureName)) requiredFeatures.push('subgroups' as GPUFeatureName);
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'wgpt' });
 
   const info: any = (adapter as any).info ?? {};
@@ -197,6 +205,8 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     isSoftware: software,
     features: [...device.features].map(String).sort(),
     limits,
+    subgroupMinSize: Number(info.subgroupMinSize ?? 0) || 0,
+    subgroupMaxSize: Number(info.subgroupMaxSize ?? 0) || 0,
   };
   return { device, adapter, report, release };
 }

@@ -33,9 +33,24 @@ export function shaderSource(kernel: string, defines: Defines = {}): string {
   if (hit) return hit;
   const body = WGSL[kernel] ?? extra[kernel];
   if (body === undefined) throw new Error(`unknown kernel '${kernel}' (have: ${kernelNames().join(', ')})`);
-  const src = preprocess(`${WGSL.common ?? ''}\n${body}`, defines, kernel);
+  const src = hoistEnables(preprocess(`${WGSL.common ?? ''}\n${body}`, defines, kernel));
   cache.set(key, src);
   return src;
+}
+
+/**
+ * WGSL wants `enable` directives before every declaration, but common.wgsl comes first and a
+ * family may enable an extension only under a define (`#if ${SUBGROUPS}` ... `enable subgroups;`):
+ * move them to the top. The line count stays the same (each is replaced by an empty line and the
+ * directives share the first line), so compiler messages keep their line numbers.
+ */
+export function hoistEnables(src: string): string {
+  const found: string[] = [];
+  const rest = src.replace(/^[ \t]*enable[ \t]+[A-Za-z0-9_, \t]+;[ \t]*$/gm, (m) => {
+    found.push(m.trim());
+    return '';
+  });
+  return found.length ? `${found.join(' ')} ${rest}` : src;
 }
 
 /** Split `${NAME}` placeholders into a template call of wgsl-preprocessor. */

@@ -6,7 +6,7 @@
  */
 import type { Gpu } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
-import { ShapeError } from '../errors.ts';
+import { LimitError, ShapeError } from '../errors.ts';
 import { expectDim, expectShape, prefersGpuKernels, rowsCols } from './check.ts';
 import { dims } from './uniforms.ts';
 
@@ -15,6 +15,8 @@ const SHARED_TILE = 64; // shared kernel: a 64 x 64 tile of C per workgroup
 const SHARED_MIN_TILES = 48; // 'auto' on GPUs: the shared kernel from this many tiles (fewer leave a big GPU idle)
 const TILE = 4; // each invocation computes 4 x 4 outputs
 const RP = 128; // fast path: rows per packed block, side of a region of C
+const SG_LANES = 8; // matmul_windows_sg: lanes it broadcasts from (the subgroup must have at least these)
+const SG_ROWS = 16; // matmul_windows_sg: rows of C per subgroup (4 columns per lane)
 const WIN_MAX = 2; // fast path: k-blocks (uniform windows per operand) per dispatch (shaders/matmul.wgsl: WIN_MAX)
 const WIN_TILE = 8; // fast path: each invocation computes 8 x 8 outputs
 const WINDOW_FLOATS = 16384; // one 64 KiB uniform window
@@ -51,6 +53,12 @@ export interface BatchedMatmulOptions {
    * weight gradient); never on CPU adapters. A number forces S (tests); 1 turns it off.
    */
   splitK?: 'auto' | number;
+  /**
+   * The windows path's kernel: true for `matmul_windows_sg` (rows of A broadcast across a
+   * subgroup; needs the device's 'subgroups' feature with subgroups of at least 8 lanes, as on
+   * lavapipe), false for `matmul_windows`. Default: true where the device has it.
+   */
+  subgroups?: boolean;
 }
 
 /**
@@ -89,7 +97,7 @@ export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   const vecB = by4(sB) && by4(b.offset / 4) && by4(opts.transB ? K : N);
   const flags = (opts.bias ? 1 : 0) | (opts.accumulate ? 2 : 0);
   const shared = kernel === 'shared' || (kernel === 'auto' && prefersGpuKernels(gpu) && Math.ceil(M / SHARED_TILE) * Math.ceil(N / SHARED_TILE) * batch >= SHARED_MIN_TILES);
-  const pipeline = { defines: { A_VEC4: vecA, B_VEC4: vecB, SHARED: shared }, constants: { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB } };
+  const pipeline = { defines: { A_VEC4: vecA, B_VEC4: vecB, SHARED: shared, SUBGROUPS: false }, constants: { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB } };
   // the kernels walk k 4 at a time when an operand is read as vec4 along k: slices of 4k then
   const kBy4 = (!opts.transA && vecA) || (!!opts.transB && vecB);
   const split = splitKPlan(gpu, M, N, K, batch, opts.splitK ?? (shared ? 1 : 'auto'), kBy4);
@@ -151,8 +159,11 @@ function splitScratch(gpu: Gpu, floats: number): Tensor {
 // See shaders/matmul.wgsl (2.): on lavapipe, uniform-buffer loads are ~3x cheaper than storage
 // loads, so both operands are packed into 64 KiB blocks and read through uniform windows.
 
-/** Defines every dispatch of the matmul module passes (the general kernel's binding types; SHARED: the workgroup-memory kernel's module). */
-const NO_VEC4 = { A_VEC4: false, B_VEC4: false, SHARED: false };
+/**
+ * Defines every dispatch of the matmul module passes (the general kernel's binding types; SHARED:
+ * the module with the workgroup-memory kernel; SUBGROUPS: with the subgroup windows kernel).
+ */
+const NO_VEC4 = { A_VEC4: false, B_VEC4: false, SHARED: false, SUBGROUPS: false };
 
 /** k-blocking of K: Q blocks of KC values (KC a multiple of 4, at most 128, RP * KC <= 16384). */
 function kBlocks(K: number): { Q: number; KC: number } {
@@ -169,6 +180,11 @@ function packedFloats(rows: number, K: number): number {
 function isLavapipe(gpu: Gpu): boolean {
   const r = gpu.report;
   return r.runtime === 'node' && r.isSoftware && /llvmpipe|lavapipe/i.test(`${r.device} ${r.description}`);
+}
+
+/** True when the device can run `matmul_windows_sg`: the 'subgroups' feature, with at least 8 lanes. */
+export function hasSubgroupWindows(gpu: Gpu): boolean {
+  return gpu.device.features.has('subgroups' as GPUFeatureName) && gpu.report.subgroupMinSize >= SG_LANES;
 }
 
 function windowsPay(gpu: Gpu, M: number, N: number, K: number): boolean {
@@ -218,7 +234,7 @@ function pack(gpu: Gpu, dst: GPUBuffer, x: Tensor, rows: number, K: number, tran
   const floats = packedFloats(rows, K);
   const vec4 = (trans ? rows : K) % 4 === 0 && x.offset % 16 === 0;
   gpu.dispatch('matmul', 'matmul_pack', [view(dst, 0, floats, 'packed'), x, dims(gpu, [rows, K, KC, Q, trans ? 1 : 0, 4])], gpu.grid(Math.ceil(floats / 16 / 64)), {
-    defines: { A_VEC4: vec4, B_VEC4: false, SHARED: false },
+    defines: { A_VEC4: vec4, B_VEC4: false, SHARED: false, SUBGROUPS: false },
   });
 }
 
@@ -226,6 +242,11 @@ function pack(gpu: Gpu, dst: GPUBuffer, x: Tensor, rows: number, K: number, tran
 function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N: number, K: number, opts: BatchedMatmulOptions): void {
   const { Q, KC } = kBlocks(K);
   const PA = Math.ceil(M / RP), PB = Math.ceil(N / RP), G = Math.ceil(Q / WIN_MAX);
+  const sg = opts.subgroups ?? hasSubgroupWindows(gpu);
+  if (sg && !hasSubgroupWindows(gpu)) {
+    const lanes = gpu.device.features.has('subgroups' as GPUFeatureName) ? gpu.report.subgroupMinSize : 0;
+    throw new LimitError("subgroup lanes (feature 'subgroups', smallest subgroup)", SG_LANES, lanes, 'matmul with subgroups: true');
+  }
   const packA = scratch(gpu, 'a', packedFloats(M, K));
   const packB = scratch(gpu, 'b', packedFloats(N, K));
   pack(gpu, packA, a, M, K, !!opts.transA); // op(A) rows are m
@@ -269,13 +290,14 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
           wa.push(block(packA, pa, q, 'packA'));
           wb.push(block(packB, pb, q, 'packB'));
         }
-        gpu.dispatch(
-          'matmul',
-          'matmul_windows',
-          [out, ...wa, ...wb, opts.bias ?? gpu.dummy(), view(params, d * 256, 12, 'window')],
-          [Math.ceil(cols / (8 * WIN_TILE)), Math.ceil(rows / WIN_TILE)],
-          { defines: NO_VEC4 },
-        );
+        const bindings = [out, ...wa, ...wb, opts.bias ?? gpu.dummy(), view(params, d * 256, 12, 'window')];
+        if (sg) {
+          gpu.dispatch('matmul', 'matmul_windows_sg', bindings, [Math.ceil(cols / (SG_LANES * 4)), Math.ceil(rows / SG_ROWS)], {
+            defines: { ...NO_VEC4, SUBGROUPS: true },
+          });
+        } else {
+          gpu.dispatch('matmul', 'matmul_windows', bindings, [Math.ceil(cols / (8 * WIN_TILE)), Math.ceil(rows / WIN_TILE)], { defines: NO_VEC4 });
+        }
       }
     }
   }
@@ -337,6 +359,6 @@ export function biasBackward(gpu: Gpu, dbias: Tensor, dout: Tensor, slices = pre
   expectShape('biasBackward', 'dbias', dbias, [OC]);
   const vec4 = OC % 4 === 0 && dout.offset % 16 === 0;
   gpu.dispatch('matmul', slices ? 'bias_backward_slices' : 'bias_backward', [dbias, dout, dims(gpu, [N, OC])], [Math.ceil(OC / 4 / (slices ? 8 : 16))], {
-    defines: { A_VEC4: vec4, B_VEC4: false, SHARED: false },
+    defines: { A_VEC4: vec4, B_VEC4: false, SHARED: false, SUBGROUPS: false },
   });
 }

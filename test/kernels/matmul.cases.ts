@@ -1,5 +1,5 @@
 /** GPU cases for matmul (forward, backward, batched), run in Node and in Chromium. */
-import { biasBackward, matmul, matmulBackward, matmulForward, type BatchedMatmulOptions } from '../../src/kernels/matmul.ts';
+import { biasBackward, hasSubgroupWindows, matmul, matmulBackward, matmulForward, type BatchedMatmulOptions } from '../../src/kernels/matmul.ts';
 import type { GpuCase } from '../util/cases.ts';
 import { assertClose, assertThrows, randn, type Tolerance } from '../util/check.ts';
 import { batchedMatmulRef, matmulBackwardRef, matmulForwardRef } from './matmul.ref.ts';
@@ -78,19 +78,24 @@ for (const [transA, transB] of [[false, false], [true, false], [false, true], [t
 //  - 'windows' (packed uniform windows): regions of C past 128 rows/columns, K spread over several
 //    k-blocks and dispatch groups (K = 600: 5 blocks of 120, groups of 4 + 1), K = 1, a product that
 //    is not square. Each compares with the float64 reference, with accumulate, alpha and bias.
+//    Both windows kernels: `matmul_windows_sg` (subgroups: true; the default where the device has
+//    subgroups of 8 lanes, as lavapipe does; elsewhere the case checks that forcing it throws) and
+//    `matmul_windows` (subgroups: false).
 //  - 'tiled' with split-K (the default uses it on hardware adapters only): K in 6 slices of 128
 //    (a weight gradient's shape), K = 51 in 4 scalar slices of 13, K = 9 in slices of 2 (or of 4
 //    where an operand is read as vec4 along k).
 //  - 'shared' (workgroup memory; the default on GPUs for large C): a batch of products whose tiles
 //    are cut by the edges, with K not a multiple of its 16-deep slices (scalar loads), split-K
 //    (vec4 loads), and split-K slices of 13 that end inside a 16-deep slice.
-const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number; N: number; K: number; splitK?: number }[] = [
+const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number; N: number; K: number; splitK?: number; subgroups?: boolean }[] = [
   { kernel: 'tiled', batch: 2, M: 16, N: 20, K: 12 }, // all vec4
   { kernel: 'tiled', batch: 1, M: 16, N: 20, K: 9 }, // vec4 along m / n only, k tail
   { kernel: 'tiled', batch: 1, M: 13, N: 6, K: 8 }, // vec4 along k only
-  { kernel: 'windows', batch: 1, M: 130, N: 140, K: 9 },
-  { kernel: 'windows', batch: 1, M: 33, N: 20, K: 600 },
-  { kernel: 'windows', batch: 1, M: 5, N: 131, K: 1 },
+  ...[false, true].flatMap((subgroups) => [
+    { kernel: 'windows' as const, batch: 1, M: 130, N: 140, K: 9, subgroups },
+    { kernel: 'windows' as const, batch: 1, M: 33, N: 20, K: 600, subgroups },
+    { kernel: 'windows' as const, batch: 1, M: 5, N: 131, K: 1, subgroups },
+  ]),
   { kernel: 'tiled', batch: 1, M: 40, N: 36, K: 768, splitK: 6 },
   { kernel: 'tiled', batch: 1, M: 13, N: 6, K: 51, splitK: 4 },
   { kernel: 'tiled', batch: 1, M: 16, N: 20, K: 9, splitK: 5 },
@@ -98,17 +103,19 @@ const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number
   { kernel: 'shared', batch: 1, M: 40, N: 36, K: 768, splitK: 6 },
   { kernel: 'shared', batch: 1, M: 13, N: 70, K: 51, splitK: 4 },
 ];
-for (const { kernel, batch, M, N, K, splitK = 1 } of FORCED) {
+for (const { kernel, batch, M, N, K, splitK = 1, subgroups } of FORCED) {
+  const variant = subgroups === undefined ? '' : subgroups ? ' (subgroups)' : ' (no subgroups)';
   for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
     cases.push({
-      name: `${kernel} kernel${splitK > 1 ? ` split-K ${splitK}` : ''} batch=${batch} M=${M} N=${N} K=${K} transA=${transA} transB=${transB} (accumulate, alpha, bias)`,
+      name: `${kernel} kernel${variant}${splitK > 1 ? ` split-K ${splitK}` : ''} batch=${batch} M=${M} N=${N} K=${K} transA=${transA} transB=${transB} (accumulate, alpha, bias)`,
       async run(gpu) {
+        if (subgroupsMissing(gpu, { kernel, subgroups }, M, N, K)) return;
         const a = randn(batch * M * K, 20), b = randn(batch * K * N, 21), c0 = randn(batch * M * N, 22), bv = randn(N, 23);
         const ta = gpu.tensor([batch * M * K], Float32Array.from(a));
         const tb = gpu.tensor([batch * K * N], Float32Array.from(b));
         const tc = gpu.tensor([batch, M, N], Float32Array.from(c0));
         const bias = gpu.tensor([N], Float32Array.from(bv));
-        matmul(gpu, tc, ta, tb, M, N, K, { transA, transB, alpha: 0.5, batch, accumulate: true, bias, kernel, splitK });
+        matmul(gpu, tc, ta, tb, M, N, K, { transA, transB, alpha: 0.5, batch, accumulate: true, bias, kernel, splitK, subgroups });
         const want = batchedMatmulRef(a, b, M, N, K, { transA, transB, alpha: 0.5, batch }).map((v, i) => v + bv[i % N] + c0[i]);
         assertClose('c', await gpu.read(tc), want, TOL);
         gpu.release(ta, tb, tc, bias);
@@ -138,11 +145,24 @@ for (const slices of [true, false]) {
   });
 }
 
+/**
+ * True (after checking the error) when `opts` force the subgroup windows kernel on an adapter
+ * without subgroups of 8 lanes (SwiftShader): there, forcing it must throw a LimitError.
+ */
+function subgroupsMissing(gpu: Parameters<GpuCase['run']>[0], opts: BatchedMatmulOptions, M: number, N: number, K: number): boolean {
+  if (!opts.subgroups || hasSubgroupWindows(gpu)) return false;
+  const t = gpu.tensor([M * N * K]);
+  assertThrows(() => matmul(gpu, t, t, t, M, N, K, opts), 'LimitError', /subgroups: true needs subgroup lanes .* >= 8, but the device has \d+/);
+  gpu.release(t);
+  return true;
+}
+
 /** C (M, N) = A . B with `opts`, into a C pre-filled with 7s (stale values must not leak in), vs the reference. */
 function overwriteCase(name: string, [M, N, K]: [number, number, number], opts: BatchedMatmulOptions, seed: number): GpuCase {
   return {
     name,
     async run(gpu) {
+      if (subgroupsMissing(gpu, opts, M, N, K)) return;
       const a = randn(M * K, seed), b = randn(K * N, seed + 1);
       const ta = gpu.tensor([M * K], Float32Array.from(a));
       const tb = gpu.tensor([K * N], Float32Array.from(b));
@@ -155,7 +175,8 @@ function overwriteCase(name: string, [M, N, K]: [number, number, number], opts: 
 }
 
 cases.push(overwriteCase('split-K reduce over more than 65535 workgroups (folded grid): M=2100 N=2000 K=8, 2 slices', [2100, 2000, 8], { kernel: 'tiled', splitK: 2 }, 50));
-cases.push(overwriteCase('windows kernel overwrites without accumulate and handles K = 600 in two dispatch groups', [40, 36, 600], { kernel: 'windows' }, 30));
+cases.push(overwriteCase('windows kernel overwrites without accumulate and handles K = 600 in two dispatch groups', [40, 36, 600], { kernel: 'windows', subgroups: false }, 30));
+cases.push(overwriteCase('windows kernel (subgroups) overwrites without accumulate and handles K = 600 in two dispatch groups', [40, 36, 600], { kernel: 'windows', subgroups: true }, 31));
 
 cases.push({
   name: 'wrong shapes are rejected with the shapes in the message',

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { runCases } from '../util/node.ts';
 import { dot, numericGrad, randn } from '../util/check.ts';
 import { cases } from './matmul.cases.ts';
+import { Gpu } from '../../src/gpu/context.ts';
+import { hasSubgroupWindows, matmul } from '../../src/kernels/matmul.ts';
 import { matmulBackwardRef, matmulForwardRef } from './matmul.ref.ts';
 
 describe('matmul CPU reference vs finite differences', () => {
@@ -19,3 +21,36 @@ describe('matmul CPU reference vs finite differences', () => {
 });
 
 runCases('matmul on the GPU (Dawn)', cases);
+
+// The subgroup cases above fall back to checking an error where the adapter has no subgroups of
+// 8 lanes. In Node the adapter is lavapipe, which has them: make sure the device asked for the
+// feature and the windows path's default is the subgroup kernel, so those cases really ran it.
+describe('matmul windows path on lavapipe', () => {
+  it('has subgroups of 8 lanes and dispatches matmul_windows_sg by default', async () => {
+    const gpu = await Gpu.create();
+    try {
+      expect(gpu.report.description).toMatch(/llvmpipe/);
+      expect(gpu.report.features).toContain('subgroups');
+      expect(gpu.report.subgroupMinSize).toBe(8);
+      expect(hasSubgroupWindows(gpu)).toBe(true);
+      const entries: string[] = [];
+      const dispatch = gpu.dispatch.bind(gpu);
+      gpu.dispatch = (kernel, entry, ...rest) => {
+        entries.push(entry);
+        return dispatch(kernel, entry, ...rest);
+      };
+      const [M, N, K] = [256, 256, 128]; // 2^23 multiply-adds: the windows path
+      const a = gpu.tensor([M * K]), b = gpu.tensor([K * N]), c = gpu.tensor([M, N]);
+      matmul(gpu, c, a, b, M, N, K);
+      expect(entries).toContain('matmul_windows_sg');
+      expect(entries).not.toContain('matmul_windows');
+      entries.length = 0;
+      matmul(gpu, c, a, b, M, N, K, { subgroups: false });
+      expect(entries).toContain('matmul_windows');
+      expect(entries).not.toContain('matmul_windows_sg');
+      await gpu.sync();
+    } finally {
+      gpu.destroy();
+    }
+  });
+});
