@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { hoistEnables, shaderSource } from '../../src/gpu/shaders.ts';
+
+describe('shader sources', () => {
+  it('hoists enable directives above common.wgsl and keeps every line number', () => {
+    const src = '// common\nfn f() {}\n#x\n  enable subgroups;\nfn g() {}\nenable f16, subgroups;\n// enable not_this;\n';
+    const out = hoistEnables(src);
+    expect(out.split('\n')).toHaveLength(src.split('\n').length);
+    expect(out.split('\n')[0]).toBe('enable subgroups; enable f16, subgroups; // common');
+    expect(out.split('\n')[3]).toBe('');
+    expect(out).toContain('// enable not_this;');
+    expect(hoistEnables('fn f() {}\n')).toBe('fn f() {}\n');
+  });
+
+  it('enables subgroups in the matmul module only under SUBGROUPS', () => {
+    const defs = { A_VEC4: false, B_VEC4: false, SHARED: false };
+    const on = shaderSource('matmul', { ...defs, SUBGROUPS: true });
+    const off = shaderSource('matmul', { ...defs, SUBGROUPS: false });
+    expect(on.startsWith('enable subgroups; ')).toBe(true);
+    expect(on).toContain('fn matmul_windows_sg(');
+    expect(off).not.toMatch(/^\s*enable /m);
+    expect(off).not.toContain('fn matmul_windows_sg(');
+    expect(off).toContain('fn matmul_windows(');
+  });
+});
