@@ -97,7 +97,7 @@ export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   const vecB = by4(sB) && by4(b.offset / 4) && by4(opts.transB ? K : N);
   const flags = (opts.bias ? 1 : 0) | (opts.accumulate ? 2 : 0);
   const shared = kernel === 'shared' || (kernel === 'auto' && prefersGpuKernels(gpu) && Math.ceil(M / SHARED_TILE) * Math.ceil(N / SHARED_TILE) * batch >= SHARED_MIN_TILES);
-  const pipeline = { defines: { A_VEC4: vecA, B_VEC4: vecB, SHARED: shared, SUBGROUPS: false }, constants: { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB } };
+  const pipeline = { defines: { ...DEFINES_OFF, A_VEC4: vecA, B_VEC4: vecB, SHARED: shared }, constants: { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB } };
   // the kernels walk k 4 at a time when an operand is read as vec4 along k: slices of 4k then
   const kBy4 = (!opts.transA && vecA) || (!!opts.transB && vecB);
   const split = splitKPlan(gpu, M, N, K, batch, opts.splitK ?? (shared ? 1 : 'auto'), kBy4);
@@ -113,7 +113,7 @@ export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   const partials = splitScratch(gpu, S * M * N);
   gpu.dispatch('matmul', entry, [partials, a, b, gpu.dummy(), dims(gpu, [M, N, K, 0, 0, M * N, 0, chunk], [1])], grid(S), pipeline);
   gpu.dispatch('matmul', 'matmul_splitk_reduce', [out, partials, dims(gpu, [M * N, N, S, flags], [opts.alpha ?? 1]), opts.bias ?? gpu.dummy()], gpu.grid(Math.ceil((M * N) / 64)), {
-    defines: NO_VEC4,
+    defines: DEFINES_OFF,
   });
 }
 
@@ -163,7 +163,7 @@ function splitScratch(gpu: Gpu, floats: number): Tensor {
  * Defines every dispatch of the matmul module passes (the general kernel's binding types; SHARED:
  * the module with the workgroup-memory kernel; SUBGROUPS: with the subgroup windows kernel).
  */
-const NO_VEC4 = { A_VEC4: false, B_VEC4: false, SHARED: false, SUBGROUPS: false };
+const DEFINES_OFF = { A_VEC4: false, B_VEC4: false, SHARED: false, SUBGROUPS: false };
 
 /** k-blocking of K: Q blocks of KC values (KC a multiple of 4, at most 128, RP * KC <= 16384). */
 function kBlocks(K: number): { Q: number; KC: number } {
@@ -234,7 +234,7 @@ function pack(gpu: Gpu, dst: GPUBuffer, x: Tensor, rows: number, K: number, tran
   const floats = packedFloats(rows, K);
   const vec4 = (trans ? rows : K) % 4 === 0 && x.offset % 16 === 0;
   gpu.dispatch('matmul', 'matmul_pack', [view(dst, 0, floats, 'packed'), x, dims(gpu, [rows, K, KC, Q, trans ? 1 : 0, 4])], gpu.grid(Math.ceil(floats / 16 / 64)), {
-    defines: { A_VEC4: vec4, B_VEC4: false, SHARED: false, SUBGROUPS: false },
+    defines: { ...DEFINES_OFF, A_VEC4: vec4 },
   });
 }
 
@@ -293,10 +293,10 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
         const bindings = [out, ...wa, ...wb, opts.bias ?? gpu.dummy(), view(params, d * 256, 12, 'window')];
         if (sg) {
           gpu.dispatch('matmul', 'matmul_windows_sg', bindings, [Math.ceil(cols / (SG_LANES * 4)), Math.ceil(rows / SG_ROWS)], {
-            defines: { ...NO_VEC4, SUBGROUPS: true },
+            defines: { ...DEFINES_OFF, SUBGROUPS: true },
           });
         } else {
-          gpu.dispatch('matmul', 'matmul_windows', bindings, [Math.ceil(cols / (8 * WIN_TILE)), Math.ceil(rows / WIN_TILE)], { defines: NO_VEC4 });
+          gpu.dispatch('matmul', 'matmul_windows', bindings, [Math.ceil(cols / (8 * WIN_TILE)), Math.ceil(rows / WIN_TILE)], { defines: DEFINES_OFF });
         }
       }
     }
@@ -359,6 +359,6 @@ export function biasBackward(gpu: Gpu, dbias: Tensor, dout: Tensor, slices = pre
   expectShape('biasBackward', 'dbias', dbias, [OC]);
   const vec4 = OC % 4 === 0 && dout.offset % 16 === 0;
   gpu.dispatch('matmul', slices ? 'bias_backward_slices' : 'bias_backward', [dbias, dout, dims(gpu, [N, OC])], [Math.ceil(OC / 4 / (slices ? 8 : 16))], {
-    defines: { A_VEC4: vec4, B_VEC4: false, SHARED: false, SUBGROUPS: false },
+    defines: { ...DEFINES_OFF, A_VEC4: vec4 },
   });
 }
