@@ -45,6 +45,7 @@ async function cmdInfo(args: string[]): Promise<void> {
     } else {
       console.log(`adapter: ${describeAdapter(r)}`);
       console.log(`features: ${r.features.join(', ')}`);
+      if (r.subgroupMinSize) console.log(`subgroup sizes: ${r.subgroupMinSize}..${r.subgroupMaxSize}`);
       for (const [k, val] of Object.entries(r.limits)) console.log(`  ${k.padEnd(36)} ${val}`);
     }
   } finally {
