@@ -31,6 +31,9 @@ export interface MemoryStats { buffers: number; bytes: number; pipelines: number
 
 const BYTES: Record<DType, number> = { f32: 4, i32: 4, u32: 4 };
 
+/** Usage of tensor buffers (a function: GPUBufferUsage is a global only once WebGPU is loaded). */
+export const TENSOR_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
 /** Dispatches timed by one query set (2 timestamps each; WebGPU caps a query set at 4096). */
 const PROFILE_SET = 2048;
 /** Dispatches that can be timed between two submits while profiling (query sets made as needed). */
@@ -108,15 +111,14 @@ export class Gpu {
     buffer.destroy();
   }
 
-  /** A new tensor in its own storage buffer, optionally filled with `data`. */
+  /**
+   * A new tensor in its own storage buffer, optionally filled with `data`. The buffer may also be
+   * bound as uniform (the matmul fast path on CPU adapters reads operands through uniform windows).
+   */
   tensor(shape: readonly number[], data?: ArrayLike<number> | ArrayBufferView, dtype: DType = 'f32', name?: string): Tensor {
     for (const d of shape) if (!Number.isInteger(d) || d < 0) throw new ShapeError(`tensor ${name ?? ''}: bad shape (${shape.join(', ')})`);
     const size = numel(shape);
-    const buffer = this.createBuffer(
-      size * BYTES[dtype],
-      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-      name,
-    );
+    const buffer = this.createBuffer(size * BYTES[dtype], TENSOR_USAGE(), name);
     const t: Tensor = { buffer, shape: [...shape], dtype, offset: 0, size, name };
     if (data) this.write(t, data);
     return t;

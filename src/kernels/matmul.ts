@@ -238,6 +238,23 @@ function pack(gpu: Gpu, dst: GPUBuffer, x: Tensor, rows: number, K: number, tran
   });
 }
 
+/**
+ * True when op(X) (rows x K) is already in the packed layout, so its blocks can be bound in place
+ * and the pack skipped: X not transposed, K one k-block with KC = K (K <= 128, K % 4 == 0), at an
+ * offset a uniform binding may start at, in a buffer with UNIFORM usage (tensors have it) and
+ * room for a whole 64 KiB window from every block's start (rows past the end are read, but they
+ * only feed outputs that are never stored). Never the buffer C is written to: a uniform and a
+ * writable storage binding of one buffer conflict within a dispatch.
+ */
+function inPlace(gpu: Gpu, x: Tensor, rows: number, K: number, trans: boolean, out: Tensor): boolean {
+  const { Q, KC } = kBlocks(K);
+  if (trans || Q !== 1 || KC !== K || x.buffer === out.buffer || !(x.buffer.usage & GPUBufferUsage.UNIFORM)) return false;
+  const align = gpu.device.limits.minUniformBufferOffsetAlignment;
+  const blockBytes = RP * K * 4;
+  if (x.offset % align !== 0 || blockBytes % align !== 0) return false;
+  return x.offset + (Math.ceil(rows / RP) - 1) * blockBytes + WINDOW_FLOATS * 4 <= x.buffer.size;
+}
+
 /** out (M, N) = alpha * op(A) . op(B) [+ bias] [+ out] through packed uniform windows. */
 function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N: number, K: number, opts: BatchedMatmulOptions): void {
   const { Q, KC } = kBlocks(K);
@@ -247,10 +264,16 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
     const lanes = gpu.device.features.has('subgroups' as GPUFeatureName) ? gpu.report.subgroupMinSize : 0;
     throw new LimitError("subgroup lanes (feature 'subgroups', smallest subgroup)", SG_LANES, lanes, 'matmul with subgroups: true');
   }
-  const packA = scratch(gpu, 'a', packedFloats(M, K));
-  const packB = scratch(gpu, 'b', packedFloats(N, K));
-  pack(gpu, packA, a, M, K, !!opts.transA); // op(A) rows are m
-  pack(gpu, packB, b, N, K, !opts.transB); // op(B)^T rows are n: B stored (K, N) is the transposed case
+  // op(A) rows are m; op(B)^T rows are n (B stored (K, N) is the transposed case). Each is packed
+  // into scratch, or bound where it is when it already has the packed layout.
+  const operand = (x: Tensor, rows: number, trans: boolean, which: 'a' | 'b') => {
+    if (inPlace(gpu, x, rows, K, trans, out)) return { buffer: x.buffer, base: x.offset };
+    const buffer = scratch(gpu, which, packedFloats(rows, K));
+    pack(gpu, buffer, x, rows, K, trans);
+    return { buffer, base: 0 };
+  };
+  const srcA = operand(a, M, !!opts.transA, 'a');
+  const srcB = operand(b, N, !opts.transB, 'b');
 
   // dispatch parameters: one 256-byte slot per (region, k-group), written once per shape and options
   const alpha = opts.alpha ?? 1;
@@ -277,7 +300,8 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
     paramsMap.set(key, params);
   }
 
-  const block = (buf: GPUBuffer, p: number, q: number, name: string) => view(buf, (p * Q + q) * RP * KC * 4, WINDOW_FLOATS, name);
+  const block = (src: { buffer: GPUBuffer; base: number }, p: number, q: number, name: string) =>
+    view(src.buffer, src.base + (p * Q + q) * RP * KC * 4, WINDOW_FLOATS, name);
   let d = 0;
   for (let pa = 0; pa < PA; pa++) {
     for (let pb = 0; pb < PB; pb++) {
@@ -287,8 +311,8 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
         const wa: Tensor[] = [], wb: Tensor[] = [];
         for (let w = 0; w < WIN_MAX; w++) {
           const q = g * WIN_MAX + Math.min(w, W - 1); // unused slots repeat the last window
-          wa.push(block(packA, pa, q, 'packA'));
-          wb.push(block(packB, pb, q, 'packB'));
+          wa.push(block(srcA, pa, q, 'window of A'));
+          wb.push(block(srcB, pb, q, 'window of B'));
         }
         const bindings = [out, ...wa, ...wb, opts.bias ?? gpu.dummy(), view(params, d * 256, 12, 'window')];
         if (sg) {

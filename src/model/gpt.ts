@@ -6,7 +6,7 @@
  *
  * Legend: B batch, T time, C channels, NH heads, V vocab, L layers, N = B*T rows.
  */
-import type { Gpu } from '../gpu/context.ts';
+import { TENSOR_USAGE, type Gpu } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { LimitError, ShapeError } from '../errors.ts';
 import { matmulBackward, matmulForward } from '../kernels/matmul.ts';
@@ -280,7 +280,7 @@ export class GPT {
     const chunks: VocabChunk[] = [];
     for (let v0 = 0; v0 < config.vocabSize; v0 += split.rows) chunks.push({ v0, rows: Math.min(split.rows, config.vocabSize - v0) });
     this.wteChunks = Object.freeze(chunks);
-    this.params = gpu.createBuffer(this.layout.total * 4, STORAGE(), 'params');
+    this.params = gpu.createBuffer(this.layout.total * 4, TENSOR_USAGE(), 'params'); // weights: matmul operands, like tensors
     this.grads = gpu.createBuffer(this.layout.total * 4, STORAGE(), 'grads');
   }
 

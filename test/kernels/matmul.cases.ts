@@ -78,7 +78,8 @@ for (const [transA, transB] of [[false, false], [true, false], [false, true], [t
 //  - 'windows' (packed uniform windows): regions of C past 128 rows/columns, K spread over several
 //    k-blocks and dispatch groups (K = 600: 5 blocks of 120, groups of 4 + 1), K = 1, a product that
 //    is not square. Each compares with the float64 reference, with accumulate, alpha and bias.
-//    Both windows kernels: `matmul_windows_sg` (subgroups: true; the default where the device has
+//    M = 256, K = 128 also binds an operand in place instead of packing it (src/kernels/matmul.ts
+//    inPlace). Both windows kernels: `matmul_windows_sg` (subgroups: true; the default where the device has
 //    subgroups of 8 lanes, as lavapipe does; elsewhere the case checks that forcing it throws) and
 //    `matmul_windows` (subgroups: false).
 //  - 'tiled' with split-K (the default uses it on hardware adapters only): K in 6 slices of 128
@@ -95,6 +96,9 @@ const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number
     { kernel: 'windows' as const, batch: 1, M: 130, N: 140, K: 9, subgroups },
     { kernel: 'windows' as const, batch: 1, M: 33, N: 20, K: 600, subgroups },
     { kernel: 'windows' as const, batch: 1, M: 5, N: 131, K: 1, subgroups },
+    // K = 128: a (M, K) or (N, K) operand already has the packed layout and is bound in place when
+    // its buffer has room for the last 64 KiB window (A here; B of 130 rows has not, so is packed)
+    { kernel: 'windows' as const, batch: 1, M: 256, N: 130, K: 128, subgroups },
   ]),
   { kernel: 'tiled', batch: 1, M: 40, N: 36, K: 768, splitK: 6 },
   { kernel: 'tiled', batch: 1, M: 13, N: 6, K: 51, splitK: 4 },
@@ -177,6 +181,28 @@ function overwriteCase(name: string, [M, N, K]: [number, number, number], opts: 
 cases.push(overwriteCase('split-K reduce over more than 65535 workgroups (folded grid): M=2100 N=2000 K=8, 2 slices', [2100, 2000, 8], { kernel: 'tiled', splitK: 2 }, 50));
 cases.push(overwriteCase('windows kernel overwrites without accumulate and handles K = 600 in two dispatch groups', [40, 36, 600], { kernel: 'windows', subgroups: false }, 30));
 cases.push(overwriteCase('windows kernel (subgroups) overwrites without accumulate and handles K = 600 in two dispatch groups', [40, 36, 600], { kernel: 'windows', subgroups: true }, 31));
+
+// In place (no pack) for both operands, and never for an operand in the buffer C is written to:
+// a uniform and a writable storage binding of one buffer in a dispatch is a validation error.
+cases.push({
+  name: 'windows kernel: operands already in the packed layout are read in place, except from the buffer of C',
+  async run(gpu) {
+    const [M, N, K] = [256, 128, 128];
+    const a = randn(M * K, 60), b = randn(N * K, 61);
+    const want = batchedMatmulRef(a, b, M, N, K, { transB: true });
+    const ta = gpu.tensor([M * K], Float32Array.from(a)), tb = gpu.tensor([N * K], Float32Array.from(b));
+    const tc = gpu.tensor([M, N]);
+    matmul(gpu, tc, ta, tb, M, N, K, { transB: true, kernel: 'windows' });
+    assertClose('c (both in place)', await gpu.read(tc), want, TOL);
+    // A and C in one buffer: A at its start, C after it
+    const shared = gpu.tensor([M * K + M * N]);
+    gpu.write({ ...shared, size: M * K, shape: [M * K] }, Float32Array.from(a));
+    const cView = { ...shared, offset: M * K * 4, size: M * N, shape: [M, N] };
+    matmul(gpu, cView, { ...shared, size: M * K, shape: [M, K] }, tb, M, N, K, { transB: true, kernel: 'windows' });
+    assertClose('c (A in the buffer of C)', await gpu.read(cView), want, TOL);
+    gpu.release(ta, tb, tc, shared);
+  },
+});
 
 cases.push({
   name: 'wrong shapes are rejected with the shapes in the message',

@@ -26,7 +26,7 @@ runCases('matmul on the GPU (Dawn)', cases);
 // 8 lanes. In Node the adapter is lavapipe, which has them: make sure the device asked for the
 // feature and the windows path's default is the subgroup kernel, so those cases really ran it.
 describe('matmul windows path on lavapipe', () => {
-  it('has subgroups of 8 lanes and dispatches matmul_windows_sg by default', async () => {
+  it('has subgroups of 8 lanes, dispatches matmul_windows_sg by default, and reads packed-layout operands in place', async () => {
     const gpu = await Gpu.create();
     try {
       expect(gpu.report.description).toMatch(/llvmpipe/);
@@ -44,6 +44,11 @@ describe('matmul windows path on lavapipe', () => {
       matmul(gpu, c, a, b, M, N, K);
       expect(entries).toContain('matmul_windows_sg');
       expect(entries).not.toContain('matmul_windows');
+      // A (M, K = 128) already has the packed layout and is read in place; B stored (K, N) is packed
+      expect(entries.filter((e) => e === 'matmul_pack')).toHaveLength(1);
+      entries.length = 0;
+      matmul(gpu, c, a, b, M, N, K, { transB: true }); // B stored (N, K): in place too
+      expect(entries.filter((e) => e === 'matmul_pack')).toHaveLength(0);
       entries.length = 0;
       matmul(gpu, c, a, b, M, N, K, { subgroups: false });
       expect(entries).toContain('matmul_windows');
