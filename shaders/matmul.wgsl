@@ -31,7 +31,8 @@
 //    load is a branch-free gather, about 3x cheaper. Uniform bindings hold at most 64 KiB, so:
 //      - `matmul_pack` copies op(A) and op(B)^T into scratch buffers as blocks of RP = 128 rows x
 //        KC k-values (KC <= 128, a multiple of 4), k contiguous, zero-padded: block (p, q) holds
-//        rows p*RP.. and k q*KC.. and fits one 64 KiB window.
+//        rows p*RP.. and k q*KC.. and fits one 64 KiB window. (An operand that already has this
+//        layout, not transposed with K = KC, is bound in place instead: src/kernels/matmul.ts.)
 //      - each `matmul_windows` dispatch computes one RP x RP region of C from W (1..WIN_MAX)
 //        k-blocks of A and of B bound as uniform windows wa0, wa1, wb0, wb1; regions with more
 //        k-blocks take several dispatches that accumulate. Each invocation computes 8 x 8 outputs.
