@@ -204,6 +204,36 @@ cases.push({
   },
 });
 
+// In place with rows past the end: A, B and the bias are views into one buffer that is NaN
+// everywhere else, so the last 64 KiB windows read NaN rows. Those rows only feed outputs past
+// the edges, which are never stored: no NaN may reach C. Both windows kernels (K = 64 and 32
+// are one k-block of KC = K, read in place; A of 130 rows, op(B)^T of 70 or 131 rows).
+for (const subgroups of [false, true]) {
+  cases.push({
+    name: `windows kernel${subgroups ? ' (subgroups)' : ' (no subgroups)'}: operands read in place next to NaNs, (M, N, K) = (130, 70, 64), (5, 131, 32)`,
+    async run(gpu) {
+      for (const [M, N, K] of [[130, 70, 64], [5, 131, 32]]) {
+        if (subgroupsMissing(gpu, { kernel: 'windows', subgroups }, M, N, K)) return;
+        const a = randn(M * K, 70), b = randn(N * K, 71), bv = randn(N, 72);
+        // A at 0, B (stored (N, K): op(B)^T = B) and the bias at 256-byte aligned offsets, NaN around them
+        const offB = Math.ceil((M * K) / 64) * 64, offBias = offB + Math.ceil((N * K) / 64) * 64;
+        const total = offBias + N + 3 * 16384;
+        const buf = gpu.tensor([total], new Float32Array(total).fill(NaN));
+        const at = (off: number, n: number, shape: number[]) => ({ ...buf, offset: off * 4, size: n, shape });
+        const ta = at(0, M * K, [M, K]), tb = at(offB, N * K, [N, K]), tbias = at(offBias, N, [N]);
+        gpu.write(ta, Float32Array.from(a));
+        gpu.write(tb, Float32Array.from(b));
+        gpu.write(tbias, Float32Array.from(bv));
+        const tc = gpu.tensor([M, N]);
+        matmul(gpu, tc, ta, tb, M, N, K, { transB: true, bias: tbias, kernel: 'windows', subgroups });
+        const want = batchedMatmulRef(a, b, M, N, K, { transB: true }).map((v, i) => v + bv[i % N]);
+        assertClose(`c (${M}, ${N}, ${K})`, await gpu.read(tc), want, TOL);
+        gpu.release(buf, tc);
+      }
+    },
+  });
+}
+
 cases.push({
   name: 'wrong shapes are rejected with the shapes in the message',
   run(gpu) {
