@@ -27,6 +27,13 @@ const value = (f: string) => {
   const i = argv.indexOf(f);
   return i >= 0 ? argv[i + 1] : undefined;
 };
+/** --NAME on|off as a boolean, undefined when absent; anything else is an error. */
+const onOff = (f: string) => {
+  const v = value(f);
+  if (v === undefined) return undefined;
+  if (v !== 'on' && v !== 'off') throw new Error(`${f} takes on or off, got ${v}`);
+  return v === 'on';
+};
 const JSON_OUT = flag('--json');
 const ONLY = value('--only');
 const PART_MATMUL = !ONLY || ONLY !== 'train';
@@ -53,7 +60,7 @@ async function main(): Promise<void> {
   }
 
   const matmul = PART_MATMUL
-    ? await benchMatmul(gpu, tfjs, { reps: REPS, only: MATMUL_FILTER, kernel: (value('--kernel') ?? 'auto') as 'auto' | 'tiled' | 'windows' | 'shared', splitK: value('--split-k') ? Number(value('--split-k')) : 'auto', subgroups: value('--subgroups') === undefined ? undefined : value('--subgroups') === 'on', baseline: flag('--baseline'), table, log })
+    ? await benchMatmul(gpu, tfjs, { reps: REPS, only: MATMUL_FILTER, kernel: (value('--kernel') ?? 'auto') as 'auto' | 'tiled' | 'windows' | 'shared', splitK: value('--split-k') ? Number(value('--split-k')) : 'auto', subgroups: onOff('--subgroups'), baseline: flag('--baseline'), table, log })
     : [];
   const configs = TRAIN_CONFIGS.filter((c) => !CONFIGS || CONFIGS.includes(c.name));
   const train = PART_TRAIN

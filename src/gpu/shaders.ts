@@ -39,15 +39,19 @@ export function shaderSource(kernel: string, defines: Defines = {}): string {
 }
 
 /**
- * WGSL wants `enable` directives before every declaration, but common.wgsl comes first and a
- * family may enable an extension only under a define (`#if ${SUBGROUPS}` ... `enable subgroups;`):
- * move them to the top. The line count stays the same (each is replaced by an empty line and the
- * directives share the first line), so compiler messages keep their line numbers.
+ * WGSL wants its directives (`enable`, `requires`, `diagnostic(...)`) before every declaration,
+ * but common.wgsl comes first and a family may enable an extension only under a define
+ * (`#if ${SUBGROUPS}` ... `enable subgroups;`): move them to the top. The line count stays the
+ * same (each is replaced by an empty line and the directives share the first line, without their
+ * trailing comments), so compiler messages keep their line numbers. Directives are found line by
+ * line, so one written inside a block comment would move too (no source here does that).
  */
+const DIRECTIVE = /^[ \t]*((?:enable|requires)[ \t]+[A-Za-z0-9_, \t]+;|diagnostic[ \t]*\([^)\n]*\)[ \t]*;)[ \t]*(?:\/\/.*)?$/gm;
+
 export function hoistEnables(src: string): string {
   const found: string[] = [];
-  const rest = src.replace(/^[ \t]*enable[ \t]+[A-Za-z0-9_, \t]+;[ \t]*$/gm, (m) => {
-    found.push(m.trim());
+  const rest = src.replace(DIRECTIVE, (_m, directive: string) => {
+    found.push(directive.trim());
     return '';
   });
   return found.length ? `${found.join(' ')} ${rest}` : src;

@@ -10,6 +10,10 @@ describe('shader sources', () => {
     expect(out.split('\n')[3]).toBe('');
     expect(out).toContain('// enable not_this;');
     expect(hoistEnables('fn f() {}\n')).toBe('fn f() {}\n');
+    // trailing comments stay behind; requires and diagnostic directives move too
+    const more = hoistEnables('// c\nfn f() {}\nenable f16; // half\n  requires readonly_and_readwrite_storage_textures;\ndiagnostic(off, derivative_uniformity);\n');
+    expect(more.split('\n')[0]).toBe('enable f16; requires readonly_and_readwrite_storage_textures; diagnostic(off, derivative_uniformity); // c');
+    expect(more.split('\n')).toHaveLength(6);
   });
 
   it('enables subgroups in the matmul module only under SUBGROUPS', () => {
