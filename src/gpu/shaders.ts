@@ -33,7 +33,7 @@ export function shaderSource(kernel: string, defines: Defines = {}): string {
   if (hit) return hit;
   const body = WGSL[kernel] ?? extra[kernel];
   if (body === undefined) throw new Error(`unknown kernel '${kernel}' (have: ${kernelNames().join(', ')})`);
-  const src = hoistEnables(preprocess(`${WGSL.common ?? ''}\n${body}`, defines, kernel));
+  const src = hoistDirectives(preprocess(`${WGSL.common ?? ''}\n${body}`, defines, kernel));
   cache.set(key, src);
   return src;
 }
@@ -48,7 +48,7 @@ export function shaderSource(kernel: string, defines: Defines = {}): string {
  */
 const DIRECTIVE = /^[ \t]*((?:enable|requires)[ \t]+[A-Za-z0-9_, \t]+;|diagnostic[ \t]*\([^)\n]*\)[ \t]*;)[ \t]*(?:\/\/.*)?$/gm;
 
-export function hoistEnables(src: string): string {
+export function hoistDirectives(src: string): string {
   const found: string[] = [];
   const rest = src.replace(DIRECTIVE, (_m, directive: string) => {
     found.push(directive.trim());
