@@ -368,15 +368,17 @@ fn matmul_pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     }
     return;
   }
-  var v: array<vec4<f32>, 4>;  // v[i][q] = X(row + i, k + q), element by element
+  // element by element (still no private array)
   for (var i = 0u; i < four; i++) {
-    for (var q = 0u; q < four; q++) {
-      let ri = row + i;
-      let kq = k + q;
-      if (ri < PACK_R && kq < PACK_K) { v[i][q] = a_at(select(ri * PACK_K + kq, kq * PACK_R + ri, pk.trans != 0u)); }
-    }
+    let ri = row + i;
+    packed[out0 + i * kc4] = vec4<f32>(pack_at(ri, k), pack_at(ri, k + 1u), pack_at(ri, k + 2u), pack_at(ri, k + 3u));
   }
-  for (var i = 0u; i < four; i++) { packed[out0 + i * kc4] = v[i]; }
+}
+
+// X(r, kk) of op(X) (stored transposed when pk.trans), or 0 outside (R, K): the padding
+fn pack_at(r: u32, kk: u32) -> f32 {
+  if (r < pk.r && kk < pk.k) { return a_at(select(r * pk.k + kk, kk * pk.r + r, pk.trans != 0u)); }
+  return 0.0;
 }
 
 // 4 elements of X from element i (a multiple of 4) where `inside`, else zeros (the padding)
