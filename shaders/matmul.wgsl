@@ -42,7 +42,7 @@
 //      - `matmul_windows_sg` (module define SUBGROUPS, which also enables the extension) does the
 //        same from the same windows where the device has subgroups of at least 8 lanes (lavapipe):
 //        16 x 32 outputs per 8-lane subgroup, rows of A shared by subgroupBroadcast instead of
-//        loaded by every lane, about 1.5x the throughput of `matmul_windows`.
+//        loaded by every lane: 1.3-1.5x the throughput of `matmul_windows` (bench/README.md).
 //
 // Sizes and options of the general kernel and of the packing pass also come from uniform buffers
 // (`mm`, `pk`, `bb`); only the transposes of the general kernel (which pick its loop structure)
