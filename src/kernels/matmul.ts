@@ -182,9 +182,14 @@ function isLavapipe(gpu: Gpu): boolean {
   return r.runtime === 'node' && r.isSoftware && /llvmpipe|lavapipe/i.test(`${r.device} ${r.description}`);
 }
 
+/** Lanes of the device's smallest subgroup, 0 without the 'subgroups' feature. */
+function subgroupLanes(gpu: Gpu): number {
+  return gpu.device.features.has('subgroups' as GPUFeatureName) ? gpu.report.subgroupMinSize : 0;
+}
+
 /** True when the device can run `matmul_windows_sg`: the 'subgroups' feature, with at least 8 lanes. */
 export function hasSubgroupWindows(gpu: Gpu): boolean {
-  return gpu.device.features.has('subgroups' as GPUFeatureName) && gpu.report.subgroupMinSize >= SG_LANES;
+  return subgroupLanes(gpu) >= SG_LANES;
 }
 
 function windowsPay(gpu: Gpu, M: number, N: number, K: number): boolean {
@@ -261,8 +266,7 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   const PA = Math.ceil(M / RP), PB = Math.ceil(N / RP), G = Math.ceil(Q / WIN_MAX);
   const sg = opts.subgroups ?? hasSubgroupWindows(gpu);
   if (sg && !hasSubgroupWindows(gpu)) {
-    const lanes = gpu.device.features.has('subgroups' as GPUFeatureName) ? gpu.report.subgroupMinSize : 0;
-    throw new LimitError("subgroup lanes (feature 'subgroups', smallest subgroup)", SG_LANES, lanes, 'matmul with subgroups: true');
+    throw new LimitError("subgroup lanes (feature 'subgroups', smallest subgroup)", SG_LANES, subgroupLanes(gpu), 'matmul with subgroups: true');
   }
   // op(A) rows are m; op(B)^T rows are n (B stored (K, N) is the transposed case). Each is packed
   // into scratch, or bound where it is when it already has the packed layout.

@@ -5,6 +5,7 @@ import { dot, numericGrad, randn } from '../util/check.ts';
 import { cases } from './matmul.cases.ts';
 import { Gpu } from '../../src/gpu/context.ts';
 import { hasSubgroupWindows, matmul } from '../../src/kernels/matmul.ts';
+import { recordDispatches } from '../util/dispatches.ts';
 import { matmulBackwardRef, matmulForwardRef } from './matmul.ref.ts';
 
 describe('matmul CPU reference vs finite differences', () => {
@@ -47,26 +48,21 @@ describe('matmul windows path', () => {
         expect(hasSubgroupWindows(gpu)).toBe(true);
       }
       const sg = hasSubgroupWindows(gpu);
-      const entries: string[] = [];
-      const dispatch = gpu.dispatch.bind(gpu);
-      gpu.dispatch = (kernel, entry, ...rest) => {
-        entries.push(entry);
-        return dispatch(kernel, entry, ...rest);
-      };
+      const { entries } = recordDispatches(gpu); // "matmul.<entry>"
       const [M, N, K] = [256, 256, 128];
       const a = gpu.tensor([M * K]), b = gpu.tensor([K * N]), c = gpu.tensor([M, N]);
       matmul(gpu, c, a, b, M, N, K, { kernel: 'windows' });
-      expect(entries).toContain(sg ? 'matmul_windows_sg' : 'matmul_windows');
-      expect(entries).not.toContain(sg ? 'matmul_windows' : 'matmul_windows_sg');
+      expect(entries).toContain(sg ? 'matmul.matmul_windows_sg' : 'matmul.matmul_windows');
+      expect(entries).not.toContain(sg ? 'matmul.matmul_windows' : 'matmul.matmul_windows_sg');
       // A (M, K = 128) already has the packed layout and is read in place; B stored (K, N) is packed
-      expect(entries.filter((e) => e === 'matmul_pack')).toHaveLength(1);
+      expect(entries.filter((e) => e === 'matmul.matmul_pack')).toHaveLength(1);
       entries.length = 0;
       matmul(gpu, c, a, b, M, N, K, { kernel: 'windows', transB: true }); // B stored (N, K): in place too
-      expect(entries.filter((e) => e === 'matmul_pack')).toHaveLength(0);
+      expect(entries.filter((e) => e === 'matmul.matmul_pack')).toHaveLength(0);
       entries.length = 0;
       matmul(gpu, c, a, b, M, N, K, { kernel: 'windows', subgroups: false });
-      expect(entries).toContain('matmul_windows');
-      expect(entries).not.toContain('matmul_windows_sg');
+      expect(entries).toContain('matmul.matmul_windows');
+      expect(entries).not.toContain('matmul.matmul_windows_sg');
       await gpu.sync();
     } finally {
       gpu.destroy();

@@ -17,6 +17,7 @@ import { Gpu } from '../../src/gpu/context.ts';
 import { GPT } from '../../src/model/gpt.ts';
 import type { GPTConfig } from '../../src/model/config.ts';
 import { assertClose, randint } from '../util/check.ts';
+import { recordDispatches } from '../util/dispatches.ts';
 
 // B*T = 512 rows: the qkv product (512 x 384) has 48 tiles of 64 x 64 (the workgroup-memory
 // kernel), and weight gradients (K = 512) split K.
@@ -31,12 +32,7 @@ describe('GPU kernel choices (on a CPU adapter that says it is a GPU)', () => {
 
   async function run(pretendGpu: boolean): Promise<Run> {
     (gpu.report as { isSoftware: boolean }).isSoftware = !pretendGpu;
-    const entries = new Set<string>();
-    const dispatch = gpu.dispatch.bind(gpu);
-    gpu.dispatch = (kernel, entry, ...rest) => {
-      entries.add(`${kernel}.${entry}`);
-      return dispatch(kernel, entry, ...rest);
-    };
+    const rec = recordDispatches(gpu);
     try {
       const model = GPT.create(gpu, cfg, { seed: 7 });
       const inputs = randint(B * T, cfg.vocabSize, 3);
@@ -47,9 +43,9 @@ describe('GPU kernel choices (on a CPU adapter that says it is a GPU)', () => {
       const loss = await model.meanLoss();
       const grads = await model.getGrads();
       model.destroy();
-      return { loss, grads, entries };
+      return { loss, grads, entries: new Set(rec.entries) };
     } finally {
-      gpu.dispatch = dispatch;
+      rec.restore();
     }
   }
 
