@@ -23,8 +23,9 @@
 //    column of A / a row of B) with an outer product. Edges: load indices are clamped (every load
 //    is in bounds; rows/columns past the end are computed but never stored), so any M, N, K works.
 //
-//    Split-K, for real GPUs: when C has few tiles and K is long, `matmul` runs as S products over
-//    slices of K into a scratch buffer (k_chunk), and `matmul_splitk_reduce` sums them into C.
+//    Split-K, for real GPUs: when C has few tiles and K is long, `matmul` (or `matmul_shared`)
+//    runs as S products over slices of K into a scratch buffer (k_chunk), and
+//    `matmul_splitk_reduce` sums them into C.
 //
 // 2. `matmul_pack` + `matmul_windows`: a fast path for CPU adapters (lavapipe). There, a storage
 //    buffer load inside a loop costs one branchy scalar load per SIMD lane, while a uniform buffer
@@ -197,12 +198,13 @@ fn b_row(b: ptr<function, array<vec4<f32>, TN>>, q: u32, base: u32, col0: u32, c
 }
 
 // matmul_shared: the same product (same bindings, `mm` uniform, transposes, batch and split-K)
-// for GPUs, staged through workgroup memory. A 16 x 16 workgroup computes a 64 x 64 tile of C,
-// 4 x 4 per invocation; K is walked SK = 16 at a time: the workgroup copies the 64 x 16 slices of
-// op(A) and op(B) into workgroup memory (4 loads per invocation each, zero past the edges, so any
-// M, N, K), then every invocation reads its 4 rows and 4 columns from there, so each element
-// loaded from memory serves 64 outputs instead of 4. Two barriers per slice: the CPU adapters
-// never get it by default (lavapipe and SwiftShader pay dearly for barriers).
+// for GPUs (their default for every product), staged through workgroup memory. A 16 x 16
+// workgroup computes a 64 x 64 tile of C, 4 x 4 per invocation; K is walked SK = 16 at a time:
+// the workgroup copies the 64 x 16 slices of op(A) and op(B) into workgroup memory (4 loads per
+// invocation each, zero past the edges, so any M, N, K), then every invocation reads its 4 rows
+// and 4 columns from there, so each element loaded from memory serves 64 outputs instead of 4.
+// Two barriers per slice: the CPU adapters never get it by default (lavapipe and SwiftShader pay
+// dearly for barriers).
 // It is compiled only into its own module (template define SHARED): its mere presence in the
 // module made lavapipe compile other matmul pipelines slower (bias_backward: 0.6 s instead of
 // 0.12 s), a cost on the first step of a CPU adapter, which never runs it.

@@ -12,7 +12,6 @@ import { dims } from './uniforms.ts';
 
 const WG = 8; // general kernel: workgroup of 8 x 8 invocations
 const SHARED_TILE = 64; // shared kernel: a 64 x 64 tile of C per workgroup
-const SHARED_MIN_TILES = 48; // 'auto' on GPUs: the shared kernel from this many tiles (fewer leave a big GPU idle)
 const TILE = 4; // each invocation computes 4 x 4 outputs
 const RP = 128; // fast path: rows per packed block, side of a region of C
 const SG_LANES = 8; // matmul_windows_sg: lanes it broadcasts from (the subgroup must have at least these)
@@ -44,13 +43,15 @@ export interface BatchedMatmulOptions {
    * Which kernel (for tests and benchmarks; the default 'auto' is right otherwise): 'tiled' is the
    * general kernel, 'windows' the packed uniform-window path (batch 1 only) that 'auto' picks on
    * CPU adapters (lavapipe) for products of at least 2^20 multiply-adds, 'shared' the
-   * workgroup-memory kernel that 'auto' picks on GPUs when C has enough 64 x 64 tiles.
+   * workgroup-memory kernel that 'auto' picks on GPUs (every shape: on an H100 it beat the general
+   * kernel at all of the `small` model's products, bench/results/h100-2026-11-27, runs 4 and 5).
    */
   kernel?: 'auto' | 'tiled' | 'windows' | 'shared';
   /**
-   * Split-K for the general kernel (batch 1): S products over slices of K, summed in order by a
-   * second dispatch. Default 'auto': on hardware adapters, when C has few tiles and K is long (a
-   * weight gradient); never on CPU adapters. A number forces S (tests); 1 turns it off.
+   * Split-K for the general and the workgroup-memory kernel (batch 1): S products over slices of
+   * K, summed in order by a second dispatch. Default 'auto': on hardware adapters, when C has few
+   * tiles and K is long (a weight gradient); never on CPU adapters. A number forces S (tests); 1
+   * turns it off.
    */
   splitK?: 'auto' | number;
   /**
@@ -96,11 +97,11 @@ export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   const vecA = by4(sA) && by4(a.offset / 4) && by4(opts.transA ? M : K);
   const vecB = by4(sB) && by4(b.offset / 4) && by4(opts.transB ? K : N);
   const flags = (opts.bias ? 1 : 0) | (opts.accumulate ? 2 : 0);
-  const shared = kernel === 'shared' || (kernel === 'auto' && prefersGpuKernels(gpu) && Math.ceil(M / SHARED_TILE) * Math.ceil(N / SHARED_TILE) * batch >= SHARED_MIN_TILES);
+  const shared = kernel === 'shared' || (kernel === 'auto' && prefersGpuKernels(gpu));
   const pipeline = { defines: { ...DEFINES_OFF, A_VEC4: vecA, B_VEC4: vecB, SHARED: shared }, constants: { TRANS_A: !!opts.transA, TRANS_B: !!opts.transB } };
   // the kernels walk k 4 at a time when an operand is read as vec4 along k: slices of 4k then
   const kBy4 = (!opts.transA && vecA) || (!!opts.transB && vecB);
-  const split = splitKPlan(gpu, M, N, K, batch, opts.splitK ?? (shared ? 1 : 'auto'), kBy4);
+  const split = splitKPlan(gpu, M, N, K, batch, opts.splitK ?? 'auto', kBy4, shared ? SHARED_TILE : WG * TILE);
   const entry = shared ? 'matmul_shared' : 'matmul';
   const grid = (z: number): [number, number, number] =>
     shared ? [Math.ceil(N / SHARED_TILE), Math.ceil(M / SHARED_TILE), z] : [Math.ceil(N / (WG * TILE)), Math.ceil(M / (WG * TILE)), z];
@@ -119,14 +120,15 @@ export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
 
 // ---------------------------------------------------------------------------------- split-K
 // A weight gradient (M, N) = (OC, C) with K = B*T leaves a real GPU mostly idle: tens of
-// 32 x 32 tiles, each walking all of K. Split-K runs S times as many workgroups on K / S each.
+// tiles (32 x 32, or 64 x 64 for the workgroup-memory kernel), each walking all of K. Split-K runs
+// S times as many workgroups on K / S each.
 const SPLIT_TARGET_TILES = 512; // aim for about this many workgroups
 const SPLIT_MIN_CHUNK = 128; // k-values per slice, at least
-const SPLIT_MAX_FLOATS = (SPLIT_TARGET_TILES + SPLIT_TARGET_TILES / 4) * (WG * TILE) ** 2; // what 'auto' can need
+const SPLIT_MAX_FLOATS = (SPLIT_TARGET_TILES + SPLIT_TARGET_TILES / 4) * SHARED_TILE ** 2; // what 'auto' can need
 
-function splitKPlan(gpu: Gpu, M: number, N: number, K: number, batch: number, want: 'auto' | number, kBy4: boolean): { S: number; chunk: number } | null {
+function splitKPlan(gpu: Gpu, M: number, N: number, K: number, batch: number, want: 'auto' | number, kBy4: boolean, tile: number): { S: number; chunk: number } | null {
   let S: number;
-  const tiles = Math.ceil(M / (WG * TILE)) * Math.ceil(N / (WG * TILE));
+  const tiles = Math.ceil(M / tile) * Math.ceil(N / tile);
   if (want === 'auto') {
     if (!prefersGpuKernels(gpu) || batch !== 1 || tiles * 4 > SPLIT_TARGET_TILES) return null;
     S = Math.min(Math.ceil(SPLIT_TARGET_TILES / tiles), Math.floor(K / SPLIT_MIN_CHUNK));
@@ -143,7 +145,7 @@ function splitKPlan(gpu: Gpu, M: number, N: number, K: number, batch: number, wa
 
 const splitScratchOf = new WeakMap<Gpu, { buffer: GPUBuffer; floats: number }>();
 
-/** The device's split-K scratch, at least `floats` long. Made once at the size 'auto' can need (2.5 MiB), grown only for a forced larger split (tests). */
+/** The device's split-K scratch, at least `floats` long. Made once at the size 'auto' can need (10 MiB), grown only for a forced larger split (tests). */
 function splitScratch(gpu: Gpu, floats: number): Tensor {
   let s = splitScratchOf.get(gpu);
   if (!s || s.floats < floats) {

@@ -85,7 +85,7 @@ for (const [transA, transB] of [[false, false], [true, false], [false, true], [t
 //  - 'tiled' with split-K (the default uses it on hardware adapters only): K in 6 slices of 128
 //    (a weight gradient's shape), K = 51 in 4 scalar slices of 13, K = 9 in slices of 2 (or of 4
 //    where an operand is read as vec4 along k).
-//  - 'shared' (workgroup memory; the default on GPUs for large C): a batch of products whose tiles
+//  - 'shared' (workgroup memory; the default on GPUs): a batch of products whose tiles
 //    are cut by the edges, with K not a multiple of its 16-deep slices (scalar loads), split-K
 //    (vec4 loads), and split-K slices of 13 that end inside a 16-deep slice.
 const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number; N: number; K: number; splitK?: number; subgroups?: boolean }[] = [

@@ -2,7 +2,7 @@
  * The GPU kernel choices, run here on a CPU adapter that pretends to be a GPU.
  *
  * On a hardware adapter the defaults differ from CPU adapters (src/kernels/matmul.ts,
- * attention.ts): the workgroup-memory matmul for large outputs, split-K for weight gradients,
+ * attention.ts): the workgroup-memory matmul for every product, split-K for weight gradients,
  * bias_backward in row slices, one attention row per invocation. CI has no GPU, so this file
  * clears `report.isSoftware` of its own device and checks, on a one-block GPT big enough for every
  * GPU choice to engage:
@@ -19,8 +19,8 @@ import type { GPTConfig } from '../../src/model/config.ts';
 import { assertClose, randint } from '../util/check.ts';
 import { recordDispatches } from '../util/dispatches.ts';
 
-// B*T = 512 rows: the qkv product (512 x 384) has 48 tiles of 64 x 64 (the workgroup-memory
-// kernel), and weight gradients (K = 512) split K.
+// B*T = 512 rows: weight gradients (K = 512, a few 64 x 64 tiles of the workgroup-memory kernel)
+// split K.
 const cfg: GPTConfig = { vocabSize: 67, blockSize: 64, nLayer: 1, nHead: 4, nEmbd: 128 };
 const B = 8, T = 64;
 
@@ -65,6 +65,8 @@ describe('GPU kernel choices (on a CPU adapter that says it is a GPU)', () => {
       expect(cpu.entries.has(e), `${e} in the CPU run`).toBe(false);
     }
     expect(cpu.entries.has('matmul.bias_backward')).toBe(true);
+    // on GPUs every product runs on the workgroup-memory kernel, none on the general one
+    expect(gpuRun.entries.has('matmul.matmul'), 'matmul.matmul in the GPU run').toBe(false);
   });
 
   it('gives the same loss and gradients as the CPU-adapter kernels', () => {
