@@ -60,6 +60,8 @@ export interface MatmulBenchOptions {
   splitK?: 'auto' | number;
   /** the windows path's subgroup kernel: true / false forced, undefined: the default (where the device has it) */
   subgroups?: boolean;
+  /** the subgroup kernel's k-major layout for weight gradients: true / false forced (on the dweight shapes only), undefined: the default */
+  kMajor?: boolean;
   /** also time the seed kernel (bench/matmul-v0.wgsl) */
   baseline?: boolean;
   /** print the table to stdout (else to `log`) */
@@ -71,6 +73,7 @@ let REPS = 7;
 let ONLY: string | undefined;
 let KERNEL: 'auto' | 'tiled' | 'windows' | 'shared' = 'auto';
 let SUBGROUPS: boolean | undefined;
+let K_MAJOR: boolean | undefined;
 let SPLIT_K: 'auto' | number = 'auto';
 let BASELINE = false;
 const BATCH_SECONDS = 0.08;
@@ -147,7 +150,7 @@ async function benchCase(gpu: Gpu, tfjs: Tfjs | null, c: Case): Promise<Result &
   const a = gpu.tensor(c.transA ? [k, m] : [m, k], aData, 'f32', 'a');
   const b = gpu.tensor(c.transB ? [n, k] : [k, n], bData, 'f32', 'b');
   const out = gpu.tensor([m, n], undefined, 'f32', 'out');
-  const ours = () => matmul(gpu, out, a, b, m, n, k, { transA: c.transA, transB: c.transB, accumulate, kernel: KERNEL, splitK: SPLIT_K, subgroups: SUBGROUPS });
+  const ours = () => matmul(gpu, out, a, b, m, n, k, { transA: c.transA, transB: c.transB, accumulate, kernel: KERNEL, splitK: SPLIT_K, subgroups: SUBGROUPS, kMajor: c.transA && !c.transB ? K_MAJOR : undefined });
   const seed = () => matmulV0(gpu, out, a, b, m, n, k, c.transA, c.transB, accumulate);
 
   // first call: compile, and check against tfjs on the same inputs
@@ -238,6 +241,7 @@ export async function benchMatmul(gpu: Gpu, tfjs: Tfjs | null, o: MatmulBenchOpt
   KERNEL = o.kernel ?? 'auto';
   SPLIT_K = o.splitK ?? 'auto';
   SUBGROUPS = o.subgroups;
+  K_MAJOR = o.kMajor;
   BASELINE = !!o.baseline;
   const cases = ALL_CASES.filter((c) => !ONLY || `${c.name} ${c.pass}`.includes(ONLY));
   o.log(`matmul timing: median of ${REPS} batches of ~${BATCH_SECONDS} s each, after a warm-up batch\n`);

@@ -13,6 +13,7 @@
  *            --kernel tiled|windows|shared  force one of our matmul kernels
  *            --split-k N            force split-K of the general matmul kernel (1: off; default auto)
  *            --subgroups on|off     force the windows path's subgroup kernel on or off (default: where the device has it)
+ *            --k-major on|off       force its k-major layout for weight gradients on or off (default: where it pays)
  *            --baseline             also time the seed matmul kernel (bench/matmul-v0.wgsl)
  */
 import { Gpu } from '../src/gpu/context.ts';
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   }
 
   const matmul = PART_MATMUL
-    ? await benchMatmul(gpu, tfjs, { reps: REPS, only: MATMUL_FILTER, kernel: (value('--kernel') ?? 'auto') as 'auto' | 'tiled' | 'windows' | 'shared', splitK: value('--split-k') ? Number(value('--split-k')) : 'auto', subgroups: onOff('--subgroups'), baseline: flag('--baseline'), table, log })
+    ? await benchMatmul(gpu, tfjs, { reps: REPS, only: MATMUL_FILTER, kernel: (value('--kernel') ?? 'auto') as 'auto' | 'tiled' | 'windows' | 'shared', splitK: value('--split-k') ? Number(value('--split-k')) : 'auto', subgroups: onOff('--subgroups'), kMajor: onOff('--k-major'), baseline: flag('--baseline'), table, log })
     : [];
   const configs = TRAIN_CONFIGS.filter((c) => !CONFIGS || CONFIGS.includes(c.name));
   const train = PART_TRAIN

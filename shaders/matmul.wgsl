@@ -44,6 +44,9 @@
 //        same from the same windows where the device has subgroups of at least 8 lanes (lavapipe):
 //        16 x 32 outputs per 8-lane subgroup, rows of A shared by subgroupBroadcast instead of
 //        loaded by every lane: 1.3-1.5x the throughput of `matmul_windows` (bench/README.md).
+//        It also reads k-major blocks (RP k-rows x RP rows, rows contiguous; `win` flags bit 2)
+//        for weight gradients, whose operands are both stored (K, rows): one of 128 rows is then
+//        bound in place and any other packed without a transpose.
 //
 // Sizes and options of the general kernel and of the packing pass also come from uniform buffers
 // (`mm`, `pk`, `bb`); only the transposes of the general kernel (which pick its loop structure)
@@ -399,7 +402,7 @@ struct Window {
   kc4: u32,    // KC / 4: vec4s per packed row
   ldc: u32,    // row stride of C (N)
   w: u32,      // k-blocks in this dispatch (1..WIN_MAX)
-  flags: u32,  // bit 0: add the bias, bit 1: accumulate into C
+  flags: u32,  // bit 0: add the bias, bit 1: accumulate into C, bit 2: k-major blocks (_sg only)
   alpha: f32,
 }
 const WIN_MAX: u32 = 2u;  // uniform windows per operand (src/kernels/matmul.ts: WIN_MAX)
@@ -507,14 +510,59 @@ fn sg_block(w: u32, r0: u32, c0: u32, l: u32, acc: ptr<function, array<vec4<f32>
   }
 }
 
+// K-major blocks (flags bit 2, for weight gradients dW = dout^T . inp, whose operands are both
+// stored (K, rows)): a block holds RP k-rows x RP rows of the operand, rows contiguous, so
+// A(r, k) is component r % 4 of wa[k * RP/4 + r / 4] and B(k, c) of wb[k * RP/4 + c / 4]. An
+// operand stored (K, 128) already has that layout and is bound where it is (no transposing pack).
+// Per 4 k each lane loads the same 6 vec4s and broadcasts 16 as in sg_block: lane l loads rows
+// r0 + 4 (l % 4) .. + 3 at k + l / 4 (a0) and at k + 2 + l / 4 (a1), and its 4 columns at k..k+3.
+fn sg_block_km(w: u32, r0: u32, c0: u32, l: u32, acc: ptr<function, array<vec4<f32>, SG_ROWS>>) {
+  let kc4 = win.kc4;
+  let rs = RP / 4u;  // vec4s per k-row
+  let ra = r0 / 4u + (l & 3u);
+  let kl = l >> 2u;
+  let cb = c0 / 4u;
+  for (var k4 = 0u; k4 < kc4; k4++) {
+    let k = 4u * k4;
+    let a0 = win_a(w, (k + kl) * rs + ra);
+    let a1 = win_a(w, (k + 2u + kl) * rs + ra);
+    let b0 = win_b(w, k * rs + cb);
+    let b1 = win_b(w, (k + 1u) * rs + cb);
+    let b2 = win_b(w, (k + 2u) * rs + cb);
+    let b3 = win_b(w, (k + 3u) * rs + cb);
+    let bm = mat4x4<f32>(b0, b1, b2, b3);
+    // rows r0 + 4m .. + 3 at k, k + 1, k + 2, k + 3: a0 of lane m, a0 of lane 4 + m, a1 of lane m,
+    // a1 of lane 4 + m (constant lanes, hence one line per row group)
+    km_rows(acc, 0u, subgroupBroadcast(a0, 0u), subgroupBroadcast(a0, 4u), subgroupBroadcast(a1, 0u), subgroupBroadcast(a1, 4u), bm);
+    km_rows(acc, 4u, subgroupBroadcast(a0, 1u), subgroupBroadcast(a0, 5u), subgroupBroadcast(a1, 1u), subgroupBroadcast(a1, 5u), bm);
+    km_rows(acc, 8u, subgroupBroadcast(a0, 2u), subgroupBroadcast(a0, 6u), subgroupBroadcast(a1, 2u), subgroupBroadcast(a1, 6u), bm);
+    km_rows(acc, 12u, subgroupBroadcast(a0, 3u), subgroupBroadcast(a0, 7u), subgroupBroadcast(a1, 3u), subgroupBroadcast(a1, 7u), bm);
+  }
+}
+
+// acc[i0 + e] += sum over q of x_q[e] * B(k + q, c0..c0+3) for e = 0..3, where x_q holds rows
+// i0..i0+3 of A at k + q and column q of bm is B's row k + q: each accumulator is read and written
+// once per 4 k (updating it once per k would spill 4x as much on lavapipe).
+fn km_rows(acc: ptr<function, array<vec4<f32>, SG_ROWS>>, i0: u32, x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>, x3: vec4<f32>, bm: mat4x4<f32>) {
+  (*acc)[i0] += bm * vec4<f32>(x0.x, x1.x, x2.x, x3.x);
+  (*acc)[i0 + 1u] += bm * vec4<f32>(x0.y, x1.y, x2.y, x3.y);
+  (*acc)[i0 + 2u] += bm * vec4<f32>(x0.z, x1.z, x2.z, x3.z);
+  (*acc)[i0 + 3u] += bm * vec4<f32>(x0.w, x1.w, x2.w, x3.w);
+}
+
 @compute @workgroup_size(8, 1, 1)
 fn matmul_windows_sg(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
                      @builtin(subgroup_invocation_id) l: u32) {
   let r0 = wid.y * SG_ROWS;  // the same for the whole subgroup (the broadcasts rely on it)
   let c0 = gid.x * 4u;
   var acc: array<vec4<f32>, SG_ROWS>;
-  sg_block(0u, r0, c0, l, &acc);
-  if (win.w > 1u) { sg_block(1u, r0, c0, l, &acc); }
+  if ((win.flags & 4u) != 0u) {
+    sg_block_km(0u, r0, c0, l, &acc);
+    if (win.w > 1u) { sg_block_km(1u, r0, c0, l, &acc); }
+  } else {
+    sg_block(0u, r0, c0, l, &acc);
+    if (win.w > 1u) { sg_block(1u, r0, c0, l, &acc); }
+  }
   for (var i = 0u; i < SG_ROWS; i++) {
     for (var j = 0u; j < 4u; j++) { win_store(r0 + i, c0 + j, acc[i][j]); }
   }

@@ -60,6 +60,12 @@ export interface BatchedMatmulOptions {
    * lavapipe), false for `matmul_windows`. Default: true where the device has it.
    */
   subgroups?: boolean;
+  /**
+   * The subgroup kernel's k-major layout for A stored (K, M) and B stored (K, N) (transA, not
+   * transB: a weight gradient): false for the row layout, true to force it. Default: with the
+   * subgroup kernel, where padding K to a multiple of 128 adds at most an eighth.
+   */
+  kMajor?: boolean;
 }
 
 /**
@@ -235,10 +241,14 @@ function scratch(gpu: Gpu, which: string, floats: number): GPUBuffer {
   return buf;
 }
 
-/** Pack op(X) (rows x K) into `dst` as (P, Q, RP, KC) blocks; `trans`: X is stored (K, rows). */
-function pack(gpu: Gpu, dst: GPUBuffer, x: Tensor, rows: number, K: number, trans: boolean): void {
-  const { Q, KC } = kBlocks(K);
-  const floats = packedFloats(rows, K);
+/**
+ * Pack op(X) (rows x K) into `dst` as (P, Q, RP, KC) blocks; `trans`: X is stored (K, rows).
+ * `blocks` overrides the k-blocking (the k-major layout packs X stored (K, R) as rows = K,
+ * K = R with blocks of exactly RP).
+ */
+function pack(gpu: Gpu, dst: GPUBuffer, x: Tensor, rows: number, K: number, trans: boolean, blocks = kBlocks(K)): void {
+  const { Q, KC } = blocks;
+  const floats = Math.ceil(rows / RP) * Q * RP * KC;
   const vec4 = (trans ? rows : K) % 4 === 0 && x.offset % 16 === 0;
   gpu.dispatch('matmul', 'matmul_pack', [view(dst, 0, floats, 'packed'), x, dims(gpu, [rows, K, KC, Q, trans ? 1 : 0, 4])], gpu.grid(Math.ceil(floats / 16 / 64)), {
     defines: { ...DEFINES_OFF, A_VEC4: vec4 },
@@ -262,17 +272,49 @@ function inPlace(gpu: Gpu, x: Tensor, rows: number, K: number, trans: boolean, o
   return x.offset + (Math.ceil(rows / RP) - 1) * blockBytes + WINDOW_FLOATS * 4 <= x.buffer.size;
 }
 
+/**
+ * The k-major layout (`matmul_windows_sg` only) for A stored (K, M) and B stored (K, N), a weight
+ * gradient's operands: blocks of RP k-rows x RP rows, rows contiguous. An operand with exactly
+ * RP rows is then bound in place, and any other is packed without a transpose. K is padded to a
+ * multiple of RP with zeros, so only where that adds at most an eighth.
+ */
+function kMajorPays(K: number, opts: BatchedMatmulOptions): boolean {
+  return !!opts.transA && !opts.transB && Math.ceil(K / RP) * RP * 8 <= K * 9;
+}
+
+/**
+ * True when X stored (K, rows) already has the k-major layout: rows = RP, K a multiple of RP
+ * (every window lies inside X: k-rows past K would add garbage, not only feed unstored outputs),
+ * at an offset a uniform binding may start at, UNIFORM usage, not the buffer of C.
+ */
+function inPlaceKMajor(gpu: Gpu, x: Tensor, rows: number, K: number, out: Tensor): boolean {
+  if (rows !== RP || K % RP !== 0 || x.buffer === out.buffer || !(x.buffer.usage & GPUBufferUsage.UNIFORM)) return false;
+  return x.offset % gpu.device.limits.minUniformBufferOffsetAlignment === 0;
+}
+
 /** out (M, N) = alpha * op(A) . op(B) [+ bias] [+ out] through packed uniform windows. */
 function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N: number, K: number, opts: BatchedMatmulOptions): void {
-  const { Q, KC } = kBlocks(K);
-  const PA = Math.ceil(M / RP), PB = Math.ceil(N / RP), G = Math.ceil(Q / WIN_MAX);
   const sg = opts.subgroups ?? hasSubgroupWindows(gpu);
   if (sg && !hasSubgroupWindows(gpu)) {
     throw new LimitError("subgroup lanes (feature 'subgroups', smallest subgroup)", SG_LANES, subgroupLanes(gpu), 'matmul with subgroups: true');
   }
-  // op(A) rows are m; op(B)^T rows are n (B stored (K, N) is the transposed case). Each is packed
-  // into scratch, or bound where it is when it already has the packed layout.
+  if (opts.kMajor && !(sg && opts.transA && !opts.transB)) {
+    throw new ShapeError(`matmul: kMajor needs the subgroup windows kernel with transA and not transB, got subgroups ${sg}, transA ${!!opts.transA}, transB ${!!opts.transB}`);
+  }
+  const kMajor = opts.kMajor ?? (sg && kMajorPays(K, opts));
+  const { Q, KC } = kMajor ? { Q: Math.ceil(K / RP), KC: RP } : kBlocks(K);
+  const PA = Math.ceil(M / RP), PB = Math.ceil(N / RP), G = Math.ceil(Q / WIN_MAX);
+  // Row layout: op(A) rows are m; op(B)^T rows are n (B stored (K, N) is the transposed case).
+  // k-major: A and B as stored. Each is packed into scratch, or bound where it is when it already
+  // has the layout. Block (p, q) (rows p*RP.., k-values q*KC..) is at `block` below.
   const operand = (x: Tensor, rows: number, trans: boolean, which: 'a' | 'b') => {
+    if (kMajor) {
+      if (inPlaceKMajor(gpu, x, rows, K, out)) return { buffer: x.buffer, base: x.offset };
+      // X stored (K, rows) packed as K "rows" of `rows` values: blocks (q, p) of RP x RP
+      const buffer = scratch(gpu, which, Q * Math.ceil(rows / RP) * RP * RP);
+      pack(gpu, buffer, x, K, rows, false, { Q: Math.ceil(rows / RP), KC: RP });
+      return { buffer, base: 0 };
+    }
     if (inPlace(gpu, x, rows, K, trans, out)) return { buffer: x.buffer, base: x.offset };
     const buffer = scratch(gpu, which, packedFloats(rows, K));
     pack(gpu, buffer, x, rows, K, trans);
@@ -283,7 +325,7 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
 
   // dispatch parameters: one 256-byte slot per (region, k-group), written once per shape and options
   const alpha = opts.alpha ?? 1;
-  const key = `${M}x${N}x${K}:${alpha}:${opts.bias ? 'bias' : ''}:${opts.accumulate ? 'acc' : ''}`;
+  const key = `${M}x${N}x${K}:${alpha}:${opts.bias ? 'bias' : ''}:${opts.accumulate ? 'acc' : ''}${kMajor ? ':k-major' : ''}`;
   const paramsMap = state(gpu).params;
   let params = paramsMap.get(key);
   if (!params) {
@@ -294,8 +336,8 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
       for (let pb = 0; pb < PB; pb++) {
         for (let g = 0; g < G; g++, d++) {
           // struct Window: the region, k-blocks W, flags (bit 0: bias, on the first group only;
-          // bit 1: accumulate, for every group after the first), alpha
-          const flags = (opts.bias && g === 0 ? 1 : 0) | (opts.accumulate || g > 0 ? 2 : 0);
+          // bit 1: accumulate, for every group after the first; bit 2: k-major), alpha
+          const flags = (opts.bias && g === 0 ? 1 : 0) | (opts.accumulate || g > 0 ? 2 : 0) | (kMajor ? 4 : 0);
           slots.set([pa * RP, pb * RP, Math.min(RP, M - pa * RP), Math.min(RP, N - pb * RP), KC / 4, N, Math.min(WIN_MAX, Q - g * WIN_MAX), flags], d * 64);
           f32[d * 64 + 8] = alpha;
         }
@@ -306,8 +348,9 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
     paramsMap.set(key, params);
   }
 
-  const block = (src: { buffer: GPUBuffer; base: number }, p: number, q: number, name: string) =>
-    view(src.buffer, src.base + (p * Q + q) * RP * KC * 4, WINDOW_FLOATS, name);
+  // row layout: block (p, q) of a (P, Q, RP, KC) array; k-major: of a (Q, P, RP, RP) array
+  const block = (src: { buffer: GPUBuffer; base: number }, p: number, P: number, q: number, name: string) =>
+    view(src.buffer, src.base + (kMajor ? q * P + p : p * Q + q) * RP * KC * 4, WINDOW_FLOATS, name);
   let d = 0;
   for (let pa = 0; pa < PA; pa++) {
     for (let pb = 0; pb < PB; pb++) {
@@ -317,8 +360,8 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
         const wa: Tensor[] = [], wb: Tensor[] = [];
         for (let w = 0; w < WIN_MAX; w++) {
           const q = g * WIN_MAX + Math.min(w, W - 1); // unused slots repeat the last window
-          wa.push(block(srcA, pa, q, 'window of A'));
-          wb.push(block(srcB, pb, q, 'window of B'));
+          wa.push(block(srcA, pa, PA, q, 'window of A'));
+          wb.push(block(srcB, pb, PB, q, 'window of B'));
         }
         const bindings = [out, ...wa, ...wb, opts.bias ?? gpu.dummy(), view(params, d * 256, 12, 'window')];
         if (sg) {

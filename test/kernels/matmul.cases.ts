@@ -88,7 +88,7 @@ for (const [transA, transB] of [[false, false], [true, false], [false, true], [t
 //  - 'shared' (workgroup memory; the default on GPUs): a batch of products whose tiles
 //    are cut by the edges, with K not a multiple of its 16-deep slices (scalar loads), split-K
 //    (vec4 loads), and split-K slices of 13 that end inside a 16-deep slice.
-const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number; N: number; K: number; splitK?: number; subgroups?: boolean }[] = [
+const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number; N: number; K: number; splitK?: number; subgroups?: boolean; kMajor?: boolean }[] = [
   { kernel: 'tiled', batch: 2, M: 16, N: 20, K: 12 }, // all vec4
   { kernel: 'tiled', batch: 1, M: 16, N: 20, K: 9 }, // vec4 along m / n only, k tail
   { kernel: 'tiled', batch: 1, M: 13, N: 6, K: 8 }, // vec4 along k only
@@ -100,6 +100,8 @@ const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number
     // its buffer has room for the last 64 KiB window (A here; B of 130 rows has not, so is packed)
     { kernel: 'windows' as const, batch: 1, M: 256, N: 130, K: 128, subgroups },
   ]),
+  // the subgroup kernel's row layout where the k-major one is the default (transA, not transB)
+  { kernel: 'windows', batch: 1, M: 33, N: 20, K: 600, subgroups: true, kMajor: false },
   { kernel: 'tiled', batch: 1, M: 40, N: 36, K: 768, splitK: 6 },
   { kernel: 'tiled', batch: 1, M: 13, N: 6, K: 51, splitK: 4 },
   { kernel: 'tiled', batch: 1, M: 16, N: 20, K: 9, splitK: 5 },
@@ -107,8 +109,8 @@ const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number
   { kernel: 'shared', batch: 1, M: 40, N: 36, K: 768, splitK: 6 },
   { kernel: 'shared', batch: 1, M: 13, N: 70, K: 51, splitK: 4 },
 ];
-for (const { kernel, batch, M, N, K, splitK = 1, subgroups } of FORCED) {
-  const variant = subgroups === undefined ? '' : subgroups ? ' (subgroups)' : ' (no subgroups)';
+for (const { kernel, batch, M, N, K, splitK = 1, subgroups, kMajor } of FORCED) {
+  const variant = (subgroups === undefined ? '' : subgroups ? ' (subgroups)' : ' (no subgroups)') + (kMajor === false ? ' (row layout)' : '');
   for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
     cases.push({
       name: `${kernel} kernel${variant}${splitK > 1 ? ` split-K ${splitK}` : ''} batch=${batch} M=${M} N=${N} K=${K} transA=${transA} transB=${transB} (accumulate, alpha, bias)`,
@@ -119,7 +121,7 @@ for (const { kernel, batch, M, N, K, splitK = 1, subgroups } of FORCED) {
         const tb = gpu.tensor([batch * K * N], Float32Array.from(b));
         const tc = gpu.tensor([batch, M, N], Float32Array.from(c0));
         const bias = gpu.tensor([N], Float32Array.from(bv));
-        matmul(gpu, tc, ta, tb, M, N, K, { transA, transB, alpha: 0.5, batch, accumulate: true, bias, kernel, splitK, subgroups });
+        matmul(gpu, tc, ta, tb, M, N, K, { transA, transB, alpha: 0.5, batch, accumulate: true, bias, kernel, splitK, subgroups, kMajor });
         const want = batchedMatmulRef(a, b, M, N, K, { transA, transB, alpha: 0.5, batch }).map((v, i) => v + bv[i % N] + c0[i]);
         assertClose('c', await gpu.read(tc), want, TOL);
         gpu.release(ta, tb, tc, bias);
@@ -233,6 +235,52 @@ for (const subgroups of [false, true]) {
     },
   });
 }
+
+// The k-major layout (weight gradients on the subgroup kernel): A stored (K, 128) and B stored
+// (K, 128) are read in place, in one buffer that is NaN everywhere else, so a window reaching
+// past K (k-rows that would be summed, not only feed unstored outputs) would put NaN into C.
+// K = 768: six k-blocks, three dispatch groups. K = 600 (padded to 640) must be packed: its last
+// window would reach past K. Without subgroups the same products are packed in the row layout.
+for (const subgroups of [false, true]) {
+  cases.push({
+    name: `windows kernel${subgroups ? ' (subgroups): k-major operands read in place' : ' (no subgroups): weight-gradient layout packed'} next to NaNs, (M, N) = (128, 128), K = 768, 600`,
+    async run(gpu) {
+      for (const K of [768, 600]) {
+        const [M, N] = [128, 128];
+        if (subgroupsMissing(gpu, { kernel: 'windows', subgroups }, M, N, K)) return;
+        const a = randn(K * M, 73), b = randn(K * N, 74), c0 = randn(M * N, 75);
+        const offB = K * M + 4096, total = offB + K * N + 16384;
+        const buf = gpu.tensor([total], new Float32Array(total).fill(NaN));
+        const ta = { ...buf, size: K * M, shape: [K, M] }, tb = { ...buf, offset: offB * 4, size: K * N, shape: [K, N] };
+        gpu.write(ta, Float32Array.from(a));
+        gpu.write(tb, Float32Array.from(b));
+        const tc = gpu.tensor([M, N], Float32Array.from(c0));
+        matmul(gpu, tc, ta, tb, M, N, K, { transA: true, accumulate: true, alpha: 0.5, kernel: 'windows', subgroups });
+        const want = batchedMatmulRef(a, b, M, N, K, { transA: true, alpha: 0.5 }).map((v, i) => v + c0[i]);
+        assertClose(`c (K = ${K})`, await gpu.read(tc), want, TOL);
+        gpu.release(buf, tc);
+      }
+    },
+  });
+}
+
+// k-major forced where it does not pay (K = 9 padded to 128, odd row counts packed element by
+// element), and rejected where the operands are not both stored (K, rows)
+cases.push({
+  name: 'windows kernel (subgroups): k-major forced at K = 9, (M, N) = (37, 130); rejected unless transA and not transB',
+  async run(gpu) {
+    const [M, N, K] = [37, 130, 9];
+    if (subgroupsMissing(gpu, { kernel: 'windows', subgroups: true }, M, N, K)) return;
+    const a = randn(K * M, 76), b = randn(K * N, 77);
+    const ta = gpu.tensor([K, M], Float32Array.from(a)), tb = gpu.tensor([K, N], Float32Array.from(b));
+    const tc = gpu.tensor([M, N], new Float32Array(M * N).fill(7));
+    matmul(gpu, tc, ta, tb, M, N, K, { transA: true, kernel: 'windows', kMajor: true });
+    assertClose('c', await gpu.read(tc), batchedMatmulRef(a, b, M, N, K, { transA: true }), TOL);
+    assertThrows(() => matmul(gpu, tc, ta, tb, M, N, K, { transA: true, transB: true, kernel: 'windows', kMajor: true }), 'ShapeError', /kMajor needs the subgroup windows kernel with transA and not transB, got subgroups true, transA true, transB true/);
+    assertThrows(() => matmul(gpu, tc, ta, tb, M, N, K, { transA: true, kernel: 'windows', subgroups: false, kMajor: true }), 'ShapeError', /got subgroups false/);
+    gpu.release(ta, tb, tc);
+  },
+});
 
 cases.push({
   name: 'wrong shapes are rejected with the shapes in the message',

@@ -29,7 +29,7 @@ runCases('matmul on the GPU (Dawn)', cases);
 // CPU's vectors: 8 lanes with AVX2, unless LP_NATIVE_VECTOR_WIDTH says otherwise): there, make
 // sure the device asked for the feature, so those cases really ran the subgroup kernel. On any
 // adapter: the windows path's default follows hasSubgroupWindows, and operands with the packed
-// layout are read in place.
+// layout (row or k-major) are read in place.
 function cpuHasAvx2(): boolean {
   try {
     return /\bavx2\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
@@ -59,7 +59,17 @@ describe('matmul windows path', () => {
       entries.length = 0;
       matmul(gpu, c, a, b, M, N, K, { kernel: 'windows', transB: true }); // B stored (N, K): in place too
       expect(entries.filter((e) => e === 'matmul.matmul_pack')).toHaveLength(0);
+      // weight gradients (A stored (K, M), B stored (K, N)) take the k-major layout with subgroups:
+      // operands of exactly 128 rows are read in place, others packed (without a transpose)
+      const packs = () => entries.splice(0).filter((e) => e === 'matmul.matmul_pack').length;
+      const g = gpu.tensor([768 * 384]), x = gpu.tensor([768 * 128]), dw = gpu.tensor([384 * 128]);
       entries.length = 0;
+      matmul(gpu, dw, g, x, 128, 128, 768, { kernel: 'windows', transA: true });
+      expect(packs()).toBe(sg ? 0 : 2);
+      matmul(gpu, dw, g, x, 384, 128, 768, { kernel: 'windows', transA: true });
+      expect(packs()).toBe(sg ? 1 : 2);
+      matmul(gpu, { ...g, size: 128 * 128, shape: [128, 128] }, { ...g, offset: 128 * 128 * 4, size: 768 * 128 }, x, 128, 128, 768, { kernel: 'windows', transA: true });
+      expect(packs()).toBe(sg ? 1 : 2); // A in the buffer of C: packed
       matmul(gpu, c, a, b, M, N, K, { kernel: 'windows', subgroups: false });
       expect(entries).toContain('matmul.matmul_windows');
       expect(entries).not.toContain('matmul.matmul_windows_sg');
