@@ -395,14 +395,15 @@ fn pack_vec(i: u32, inside: bool) -> vec4<f32> {
 // matmul_windows: C[row0.., col0..] (rows x cols, at most RP x RP) (+)= alpha * A_region . B_region^T
 // over W k-blocks. Bindings: C, then the windows, then bias and the dispatch's parameters.
 struct Window {
-  row0: u32,   // region origin in C
+  row0: u32,   // region origin in C (in C^T with flags bit 3)
   col0: u32,
   rows: u32,   // region size (<= RP)
   cols: u32,
   kc4: u32,    // KC / 4: vec4s per packed row
   ldc: u32,    // row stride of C (N)
   w: u32,      // k-blocks in this dispatch (1..WIN_MAX)
-  flags: u32,  // bit 0: add the bias, bit 1: accumulate into C, bit 2: k-major blocks (_sg only)
+  flags: u32,  // bit 0: add the bias, bit 1: accumulate into C, bit 2: k-major blocks (_sg only),
+               // bit 3: the region is one of C^T (win_store)
   alpha: f32,
 }
 const WIN_MAX: u32 = 2u;  // uniform windows per operand (src/kernels/matmul.ts: WIN_MAX)
@@ -459,12 +460,17 @@ fn matmul_windows(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // C(row0 + r, col0 + c) = alpha * v [+ bias] [+ C] for (r, c) inside the region (relative to it)
+// With flags bit 3 the dispatch computes C^T = op(B)^T . op(A)^T (A and B swapped, a region of
+// C^T), and the element (r, c) of C^T goes to C(c, r): for products whose N fills the tiles worse
+// than M does (the LM head's N = V = 99 columns leave a quarter of the 32-column tiles empty).
 fn win_store(r: u32, c: u32, v: f32) {
   if (r < win.rows && c < win.cols) {
-    let col = win.col0 + c;
+    let tr = (win.flags & 8u) != 0u;
+    let row = select(win.row0 + r, win.col0 + c, tr);  // in C
+    let col = select(win.col0 + c, win.row0 + r, tr);
     var x = win.alpha * v;
     if ((win.flags & 1u) != 0u) { x += win_bias[col]; }
-    let idx = (win.row0 + r) * win.ldc + col;
+    let idx = row * win.ldc + col;
     if ((win.flags & 2u) != 0u) { x += win_c[idx]; }
     win_c[idx] = x;
   }

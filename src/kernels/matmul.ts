@@ -66,6 +66,11 @@ export interface BatchedMatmulOptions {
    * subgroup kernel, where padding K to a multiple of 128 adds at most an eighth.
    */
   kMajor?: boolean;
+  /**
+   * The windows path computes C^T = op(B)^T . op(A)^T and stores it transposed: true / false
+   * forced (tests, benchmarks). Default: where N fills the kernel's tiles clearly worse than M.
+   */
+  transposedC?: boolean;
 }
 
 /**
@@ -322,23 +327,31 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   };
   const srcA = operand(a, M, !!opts.transA, 'a');
   const srcB = operand(b, N, !opts.transB, 'b');
+  // The dispatches compute C^T = op(B)^T . op(A)^T instead (operands swapped, win_store writes
+  // it transposed) where N fills the kernel's tiles (rows x columns of C per workgroup) clearly
+  // worse than M: the LM head's N = V = 99 fills 99 of 128 columns, as M = 99 rows 99 of 112.
+  const [tileR, tileC] = sg ? [SG_ROWS, SG_LANES * 4] : [WIN_TILE, 8 * WIN_TILE];
+  const fill = (r: number, c: number) => (r / (Math.ceil(r / tileR) * tileR)) * (c / (Math.ceil(c / tileC) * tileC));
+  const swap = opts.transposedC ?? fill(N, M) > 1.05 * fill(M, N);
+  // the computed matrix: R x Cn from the row operand src1 (P1 row blocks) and the column operand src2
+  const [R, Cn, src1, src2, P1, P2] = swap ? [N, M, srcB, srcA, PB, PA] : [M, N, srcA, srcB, PA, PB];
 
   // dispatch parameters: one 256-byte slot per (region, k-group), written once per shape and options
   const alpha = opts.alpha ?? 1;
-  const key = `${M}x${N}x${K}:${alpha}:${opts.bias ? 'bias' : ''}:${opts.accumulate ? 'acc' : ''}${kMajor ? ':k-major' : ''}`;
+  const key = `${M}x${N}x${K}:${alpha}:${opts.bias ? 'bias' : ''}:${opts.accumulate ? 'acc' : ''}${kMajor ? ':k-major' : ''}${swap ? ':C^T' : ''}`;
   const paramsMap = state(gpu).params;
   let params = paramsMap.get(key);
   if (!params) {
-    const slots = new Uint32Array(PA * PB * G * 64);
+    const slots = new Uint32Array(P1 * P2 * G * 64);
     const f32 = new Float32Array(slots.buffer);
     let d = 0;
-    for (let pa = 0; pa < PA; pa++) {
-      for (let pb = 0; pb < PB; pb++) {
+    for (let p1 = 0; p1 < P1; p1++) {
+      for (let p2 = 0; p2 < P2; p2++) {
         for (let g = 0; g < G; g++, d++) {
           // struct Window: the region, k-blocks W, flags (bit 0: bias, on the first group only;
-          // bit 1: accumulate, for every group after the first; bit 2: k-major), alpha
-          const flags = (opts.bias && g === 0 ? 1 : 0) | (opts.accumulate || g > 0 ? 2 : 0) | (kMajor ? 4 : 0);
-          slots.set([pa * RP, pb * RP, Math.min(RP, M - pa * RP), Math.min(RP, N - pb * RP), KC / 4, N, Math.min(WIN_MAX, Q - g * WIN_MAX), flags], d * 64);
+          // bit 1: accumulate, for every group after the first; bit 2: k-major; bit 3: C^T), alpha
+          const flags = (opts.bias && g === 0 ? 1 : 0) | (opts.accumulate || g > 0 ? 2 : 0) | (kMajor ? 4 : 0) | (swap ? 8 : 0);
+          slots.set([p1 * RP, p2 * RP, Math.min(RP, R - p1 * RP), Math.min(RP, Cn - p2 * RP), KC / 4, N, Math.min(WIN_MAX, Q - g * WIN_MAX), flags], d * 64);
           f32[d * 64 + 8] = alpha;
         }
       }
@@ -352,16 +365,16 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   const block = (src: { buffer: GPUBuffer; base: number }, p: number, P: number, q: number, name: string) =>
     view(src.buffer, src.base + (kMajor ? q * P + p : p * Q + q) * RP * KC * 4, WINDOW_FLOATS, name);
   let d = 0;
-  for (let pa = 0; pa < PA; pa++) {
-    for (let pb = 0; pb < PB; pb++) {
-      const rows = Math.min(RP, M - pa * RP), cols = Math.min(RP, N - pb * RP);
+  for (let p1 = 0; p1 < P1; p1++) {
+    for (let p2 = 0; p2 < P2; p2++) {
+      const rows = Math.min(RP, R - p1 * RP), cols = Math.min(RP, Cn - p2 * RP);
       for (let g = 0; g < G; g++, d++) {
         const W = Math.min(WIN_MAX, Q - g * WIN_MAX);
         const wa: Tensor[] = [], wb: Tensor[] = [];
         for (let w = 0; w < WIN_MAX; w++) {
           const q = g * WIN_MAX + Math.min(w, W - 1); // unused slots repeat the last window
-          wa.push(block(srcA, pa, PA, q, 'window of A'));
-          wb.push(block(srcB, pb, PB, q, 'window of B'));
+          wa.push(block(src1, p1, P1, q, 'window of A'));
+          wb.push(block(src2, p2, P2, q, 'window of B'));
         }
         const bindings = [out, ...wa, ...wb, opts.bias ?? gpu.dummy(), view(params, d * 256, 12, 'window')];
         if (sg) {

@@ -88,7 +88,7 @@ for (const [transA, transB] of [[false, false], [true, false], [false, true], [t
 //  - 'shared' (workgroup memory; the default on GPUs): a batch of products whose tiles
 //    are cut by the edges, with K not a multiple of its 16-deep slices (scalar loads), split-K
 //    (vec4 loads), and split-K slices of 13 that end inside a 16-deep slice.
-const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number; N: number; K: number; splitK?: number; subgroups?: boolean; kMajor?: boolean }[] = [
+const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number; N: number; K: number; splitK?: number; subgroups?: boolean; kMajor?: boolean; transposedC?: boolean }[] = [
   { kernel: 'tiled', batch: 2, M: 16, N: 20, K: 12 }, // all vec4
   { kernel: 'tiled', batch: 1, M: 16, N: 20, K: 9 }, // vec4 along m / n only, k tail
   { kernel: 'tiled', batch: 1, M: 13, N: 6, K: 8 }, // vec4 along k only
@@ -102,6 +102,12 @@ const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number
   ]),
   // the subgroup kernel's row layout where the k-major one is the default (transA, not transB)
   { kernel: 'windows', batch: 1, M: 33, N: 20, K: 600, subgroups: true, kMajor: false },
+  // C^T computed and stored transposed (the default only where N fills the tiles worse than M,
+  // as for M = 256, N = 130 above), forced on and off
+  ...[false, true].flatMap((subgroups) => [
+    { kernel: 'windows' as const, batch: 1, M: 33, N: 20, K: 600, subgroups, transposedC: true },
+    { kernel: 'windows' as const, batch: 1, M: 256, N: 130, K: 128, subgroups, transposedC: false },
+  ]),
   { kernel: 'tiled', batch: 1, M: 40, N: 36, K: 768, splitK: 6 },
   { kernel: 'tiled', batch: 1, M: 13, N: 6, K: 51, splitK: 4 },
   { kernel: 'tiled', batch: 1, M: 16, N: 20, K: 9, splitK: 5 },
@@ -109,8 +115,8 @@ const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number
   { kernel: 'shared', batch: 1, M: 40, N: 36, K: 768, splitK: 6 },
   { kernel: 'shared', batch: 1, M: 13, N: 70, K: 51, splitK: 4 },
 ];
-for (const { kernel, batch, M, N, K, splitK = 1, subgroups, kMajor } of FORCED) {
-  const variant = (subgroups === undefined ? '' : subgroups ? ' (subgroups)' : ' (no subgroups)') + (kMajor === false ? ' (row layout)' : '');
+for (const { kernel, batch, M, N, K, splitK = 1, subgroups, kMajor, transposedC } of FORCED) {
+  const variant = (subgroups === undefined ? '' : subgroups ? ' (subgroups)' : ' (no subgroups)') + (kMajor === false ? ' (row layout)' : '') + (transposedC === undefined ? '' : transposedC ? ' (C^T)' : ' (not C^T)');
   for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
     cases.push({
       name: `${kernel} kernel${variant}${splitK > 1 ? ` split-K ${splitK}` : ''} batch=${batch} M=${M} N=${N} K=${K} transA=${transA} transB=${transB} (accumulate, alpha, bias)`,
@@ -121,7 +127,7 @@ for (const { kernel, batch, M, N, K, splitK = 1, subgroups, kMajor } of FORCED) 
         const tb = gpu.tensor([batch * K * N], Float32Array.from(b));
         const tc = gpu.tensor([batch, M, N], Float32Array.from(c0));
         const bias = gpu.tensor([N], Float32Array.from(bv));
-        matmul(gpu, tc, ta, tb, M, N, K, { transA, transB, alpha: 0.5, batch, accumulate: true, bias, kernel, splitK, subgroups, kMajor });
+        matmul(gpu, tc, ta, tb, M, N, K, { transA, transB, alpha: 0.5, batch, accumulate: true, bias, kernel, splitK, subgroups, kMajor, transposedC });
         const want = batchedMatmulRef(a, b, M, N, K, { transA, transB, alpha: 0.5, batch }).map((v, i) => v + bv[i % N] + c0[i]);
         assertClose('c', await gpu.read(tc), want, TOL);
         gpu.release(ta, tb, tc, bias);
