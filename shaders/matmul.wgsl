@@ -45,8 +45,8 @@
 //        16 x 32 outputs per 8-lane subgroup, rows of A shared by subgroupBroadcast instead of
 //        loaded by every lane: 1.3-1.5x the throughput of `matmul_windows` (bench/README.md).
 //        It also reads k-major blocks (RP k-rows x RP rows, rows contiguous; `win` flags bit 2)
-//        for weight gradients, whose operands are both stored (K, rows): one of 128 rows is then
-//        bound in place and any other packed without a transpose.
+//        for weight gradients, whose operands are both stored (K, rows): one of 128 rows (K a
+//        multiple of 128) is then bound in place and any other packed without a transpose.
 //
 // Sizes and options of the general kernel and of the packing pass also come from uniform buffers
 // (`mm`, `pk`, `bb`); only the transposes of the general kernel (which pick its loop structure)
@@ -319,6 +319,8 @@ const RP: u32 = 128u;  // rows per block (and the side of a region of C)
 
 // matmul_pack: packed (P, Q, RP, KC) = op(X)(p*RP + r, q*KC + kk), zero outside (R, K).
 // X is A (R = M, trans = TRANS_A: stored (K, M)) or B (R = N, trans = !TRANS_B: stored (K, N));
+// for the k-major layout (matmul_windows_sg) X stored (K, rows) is packed untransposed as R = K
+// "rows" of `rows` values with KC = RP: blocks of RP k-rows x RP rows.
 // it is bound where the general kernel binds A (a_in, as vec4 when A_VEC4: the contiguous
 // dimension, R if trans else K, is a multiple of 4). One invocation per 4 x 4 group: packed rows
 // r..r+3 x k-values kk..kk+3, written as 4 vec4s (a transpose in registers when trans and vec4).
@@ -411,6 +413,7 @@ const WTM: u32 = 8u;
 const WTN: u32 = 8u;
 
 @group(0) @binding(0) var<storage, read_write> win_c: array<f32>;  // (M, N)
+// (with flags bit 2 the blocks are k-major, RP k x RP rows; with bit 3 A and B trade places)
 @group(0) @binding(1) var<uniform> wa0: array<vec4<f32>, 4096>;   // (RP, KC) block of op(A)
 @group(0) @binding(2) var<uniform> wa1: array<vec4<f32>, 4096>;
 @group(0) @binding(3) var<uniform> wb0: array<vec4<f32>, 4096>;   // (RP, KC) block of op(B)^T
@@ -519,7 +522,8 @@ fn sg_block(w: u32, r0: u32, c0: u32, l: u32, acc: ptr<function, array<vec4<f32>
 // K-major blocks (flags bit 2, for weight gradients dW = dout^T . inp, whose operands are both
 // stored (K, rows)): a block holds RP k-rows x RP rows of the operand, rows contiguous, so
 // A(r, k) is component r % 4 of wa[k * RP/4 + r / 4] and B(k, c) of wb[k * RP/4 + c / 4]. An
-// operand stored (K, 128) already has that layout and is bound where it is (no transposing pack).
+// operand stored (K, 128) with K a multiple of 128 already has that layout and is bound where it
+// is (no transposing pack); any other is packed into it by matmul_pack without a transpose.
 // Per 4 k each lane loads the same 6 vec4s and broadcasts 16 as in sg_block: lane l loads rows
 // r0 + 4 (l % 4) .. + 3 at k + l / 4 (a0) and at k + 2 + l / 4 (a1), and its 4 columns at k..k+3.
 fn sg_block_km(w: u32, r0: u32, c0: u32, l: u32, acc: ptr<function, array<vec4<f32>, SG_ROWS>>) {

@@ -19,7 +19,7 @@ const SG_ROWS = 16; // matmul_windows_sg: rows of C per subgroup (4 columns per 
 const WIN_MAX = 2; // fast path: k-blocks (uniform windows per operand) per dispatch (shaders/matmul.wgsl: WIN_MAX)
 const WIN_TILE = 8; // fast path: each invocation computes 8 x 8 outputs
 const WINDOW_FLOATS = 16384; // one 64 KiB uniform window
-const MAX_PACKED_BYTES = 64 << 20; // larger operands take the general kernel
+const MAX_PACKED_BYTES = 64 << 20; // larger operands take the general kernel (row-layout size; k-major can need 9/8 of it)
 const MIN_WINDOW_MACS = 1 << 20; // smaller products take the general kernel (fewer dispatches)
 
 export interface BatchedMatmulOptions {
@@ -44,7 +44,8 @@ export interface BatchedMatmulOptions {
    * general kernel, 'windows' the packed uniform-window path (batch 1 only) that 'auto' picks on
    * CPU adapters (lavapipe) for products of at least 2^20 multiply-adds, 'shared' the
    * workgroup-memory kernel that 'auto' picks on GPUs (every shape: on an H100 it beat the general
-   * kernel at all of the `small` model's products, bench/results/h100-2026-11-27, runs 4 and 5).
+   * kernel at all 12 of the `small` model's products that used it, bench/results/h100-2026-11-27,
+   * run 4; in run 5's single table two were within noise the other way).
    */
   kernel?: 'auto' | 'tiled' | 'windows' | 'shared';
   /**
@@ -217,7 +218,7 @@ function windowsPay(gpu: Gpu, M: number, N: number, K: number): boolean {
 interface WindowState {
   /** Scratch buffers for packed operands, by operand and size class; never shrunk. */
   scratch: Map<string, GPUBuffer>;
-  /** Per (M, N, K, alpha, bias, accumulate): the uniform buffer of dispatch parameters, one 256-byte slot per dispatch. */
+  /** Per (M, N, K, alpha, bias, accumulate, k-major, C^T): the uniform buffer of dispatch parameters, one 256-byte slot per dispatch. */
   params: Map<string, GPUBuffer>;
 }
 const windowState = new WeakMap<Gpu, WindowState>();
@@ -280,7 +281,8 @@ function inPlace(gpu: Gpu, x: Tensor, rows: number, K: number, trans: boolean, o
 /**
  * The k-major layout (`matmul_windows_sg` only) for A stored (K, M) and B stored (K, N), a weight
  * gradient's operands: blocks of RP k-rows x RP rows, rows contiguous. An operand with exactly
- * RP rows is then bound in place, and any other is packed without a transpose. K is padded to a
+ * RP rows (and K a multiple of RP, `inPlaceKMajor`) is then bound in place, and any other is
+ * packed without a transpose. K is padded to a
  * multiple of RP with zeros, so only where that adds at most an eighth.
  */
 function kMajorPays(K: number, opts: BatchedMatmulOptions): boolean {

@@ -97,11 +97,15 @@ const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number
     { kernel: 'windows' as const, batch: 1, M: 33, N: 20, K: 600, subgroups },
     { kernel: 'windows' as const, batch: 1, M: 5, N: 131, K: 1, subgroups },
     // K = 128: a (M, K) or (N, K) operand already has the packed layout and is bound in place when
-    // its buffer has room for the last 64 KiB window (A here; B of 130 rows has not, so is packed)
+    // its buffer has room for the last 64 KiB window (A here; B of 130 rows has not, so is packed;
+    // with subgroups, transA and not transB take the k-major layout, and both are packed)
     { kernel: 'windows' as const, batch: 1, M: 256, N: 130, K: 128, subgroups },
   ]),
   // the subgroup kernel's row layout where the k-major one is the default (transA, not transB)
   { kernel: 'windows', batch: 1, M: 33, N: 20, K: 600, subgroups: true, kMajor: false },
+  // k-major with several row blocks and k-blocks packed (A of 384 rows: 3 x 6 blocks) and an
+  // operand of fewer than 128 rows (packed, never in place)
+  { kernel: 'windows', batch: 1, M: 384, N: 37, K: 768, subgroups: true },
   // C^T computed and stored transposed (the default only where N fills the tiles worse than M,
   // as for M = 256, N = 130 above), forced on and off
   ...[false, true].flatMap((subgroups) => [
@@ -270,8 +274,8 @@ for (const subgroups of [false, true]) {
   });
 }
 
-// k-major forced where it does not pay (K = 9 padded to 128, odd row counts packed element by
-// element), and rejected where the operands are not both stored (K, rows)
+// k-major forced where it does not pay (K = 9 padded to 128, row counts not a multiple of 4
+// packed element by element), and rejected where the operands are not both stored (K, rows)
 cases.push({
   name: 'windows kernel (subgroups): k-major forced at K = 9, (M, N) = (37, 130); rejected unless transA and not transB',
   async run(gpu) {
