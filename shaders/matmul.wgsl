@@ -319,11 +319,11 @@ const RP: u32 = 128u;  // rows per block (and the side of a region of C)
 
 // matmul_pack: packed (P, Q, RP, KC) = op(X)(p*RP + r, q*KC + kk), zero outside (R, K).
 // X is A (R = M, trans = TRANS_A: stored (K, M)) or B (R = N, trans = !TRANS_B: stored (K, N));
-// for the k-major layout (matmul_windows_sg) X stored (K, rows) is packed untransposed as R = K
-// "rows" of `rows` values with KC = RP: blocks of RP k-rows x RP rows.
 // it is bound where the general kernel binds A (a_in, as vec4 when A_VEC4: the contiguous
 // dimension, R if trans else K, is a multiple of 4). One invocation per 4 x 4 group: packed rows
 // r..r+3 x k-values kk..kk+3, written as 4 vec4s (a transpose in registers when trans and vec4).
+// For the k-major layout (matmul_windows_sg) X stored (K, rows) is packed untransposed as R = K
+// "rows" of `rows` values with KC = RP: blocks of RP k-rows x RP rows.
 struct Pack {
   r: u32,      // rows of op(X): M for A, N for B
   k: u32,      // K
