@@ -186,8 +186,7 @@ function kBlocks(K: number): { Q: number; KC: number } {
 }
 
 /** Floats of a packed operand with `rows` rows: P x Q blocks of RP x KC. */
-function packedFloats(rows: number, K: number): number {
-  const { Q, KC } = kBlocks(K);
+function packedFloats(rows: number, { Q, KC }: { Q: number; KC: number }): number {
   return Math.ceil(rows / RP) * Q * RP * KC;
 }
 
@@ -210,7 +209,7 @@ function windowsPay(gpu: Gpu, M: number, N: number, K: number): boolean {
   return (
     isLavapipe(gpu) &&
     M * N * K >= MIN_WINDOW_MACS &&
-    Math.max(packedFloats(M, K), packedFloats(N, K)) * 4 <= MAX_PACKED_BYTES &&
+    Math.max(packedFloats(M, kBlocks(K)), packedFloats(N, kBlocks(K))) * 4 <= MAX_PACKED_BYTES &&
     (gpu.limits.maxUniformBufferBindingSize ?? 65536) >= WINDOW_FLOATS * 4
   );
 }
@@ -254,7 +253,7 @@ function scratch(gpu: Gpu, which: string, floats: number): GPUBuffer {
  */
 function pack(gpu: Gpu, dst: GPUBuffer, x: Tensor, rows: number, K: number, trans: boolean, blocks = kBlocks(K)): void {
   const { Q, KC } = blocks;
-  const floats = Math.ceil(rows / RP) * Q * RP * KC;
+  const floats = packedFloats(rows, blocks);
   const vec4 = (trans ? rows : K) % 4 === 0 && x.offset % 16 === 0;
   gpu.dispatch('matmul', 'matmul_pack', [view(dst, 0, floats, 'packed'), x, dims(gpu, [rows, K, KC, Q, trans ? 1 : 0, 4])], gpu.grid(Math.ceil(floats / 16 / 64)), {
     defines: { ...DEFINES_OFF, A_VEC4: vec4 },
@@ -271,19 +270,26 @@ function pack(gpu: Gpu, dst: GPUBuffer, x: Tensor, rows: number, K: number, tran
  */
 function inPlace(gpu: Gpu, x: Tensor, rows: number, K: number, trans: boolean, out: Tensor): boolean {
   const { Q, KC } = kBlocks(K);
-  if (trans || Q !== 1 || KC !== K || x.buffer === out.buffer || !(x.buffer.usage & GPUBufferUsage.UNIFORM)) return false;
-  const align = gpu.device.limits.minUniformBufferOffsetAlignment;
   const blockBytes = RP * K * 4;
-  if (x.offset % align !== 0 || blockBytes % align !== 0) return false;
+  if (trans || Q !== 1 || KC !== K || !bindableAsWindows(gpu, x, out) || blockBytes % gpu.device.limits.minUniformBufferOffsetAlignment !== 0) return false;
   return x.offset + (Math.ceil(rows / RP) - 1) * blockBytes + WINDOW_FLOATS * 4 <= x.buffer.size;
+}
+
+/**
+ * What any in-place operand needs: UNIFORM usage (tensors have it), an offset a uniform binding
+ * may start at, and not the buffer C is written to (a uniform and a writable storage binding of
+ * one buffer conflict within a dispatch).
+ */
+function bindableAsWindows(gpu: Gpu, x: Tensor, out: Tensor): boolean {
+  return x.buffer !== out.buffer && !!(x.buffer.usage & GPUBufferUsage.UNIFORM) && x.offset % gpu.device.limits.minUniformBufferOffsetAlignment === 0;
 }
 
 /**
  * The k-major layout (`matmul_windows_sg` only) for A stored (K, M) and B stored (K, N), a weight
  * gradient's operands: blocks of RP k-rows x RP rows, rows contiguous. An operand with exactly
  * RP rows (and K a multiple of RP, `inPlaceKMajor`) is then bound in place, and any other is
- * packed without a transpose. K is padded to a
- * multiple of RP with zeros, so only where that adds at most an eighth.
+ * packed without a transpose. K is padded to a multiple of RP with zeros, so only where that adds
+ * at most an eighth.
  */
 function kMajorPays(K: number, opts: BatchedMatmulOptions): boolean {
   return !!opts.transA && !opts.transB && Math.ceil(K / RP) * RP * 8 <= K * 9;
@@ -292,11 +298,10 @@ function kMajorPays(K: number, opts: BatchedMatmulOptions): boolean {
 /**
  * True when X stored (K, rows) already has the k-major layout: rows = RP, K a multiple of RP
  * (every window lies inside X: k-rows past K would add garbage, not only feed unstored outputs),
- * at an offset a uniform binding may start at, UNIFORM usage, not the buffer of C.
+ * and `bindableAsWindows`.
  */
 function inPlaceKMajor(gpu: Gpu, x: Tensor, rows: number, K: number, out: Tensor): boolean {
-  if (rows !== RP || K % RP !== 0 || x.buffer === out.buffer || !(x.buffer.usage & GPUBufferUsage.UNIFORM)) return false;
-  return x.offset % gpu.device.limits.minUniformBufferOffsetAlignment === 0;
+  return rows === RP && K % RP === 0 && bindableAsWindows(gpu, x, out);
 }
 
 /** out (M, N) = alpha * op(A) . op(B) [+ bias] [+ out] through packed uniform windows. */
@@ -315,16 +320,11 @@ function matmulWindows(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N
   // k-major: A and B as stored. Each is packed into scratch, or bound where it is when it already
   // has the layout. Block (p, q) (rows p*RP.., k-values q*KC..) is at `block` below.
   const operand = (x: Tensor, rows: number, trans: boolean, which: 'a' | 'b') => {
-    if (kMajor) {
-      if (inPlaceKMajor(gpu, x, rows, K, out)) return { buffer: x.buffer, base: x.offset };
-      // X stored (K, rows) packed as K "rows" of `rows` values: blocks (q, p) of RP x RP
-      const buffer = scratch(gpu, which, Q * Math.ceil(rows / RP) * RP * RP);
-      pack(gpu, buffer, x, K, rows, false, { Q: Math.ceil(rows / RP), KC: RP });
-      return { buffer, base: 0 };
-    }
-    if (inPlace(gpu, x, rows, K, trans, out)) return { buffer: x.buffer, base: x.offset };
-    const buffer = scratch(gpu, which, packedFloats(rows, K));
-    pack(gpu, buffer, x, rows, K, trans);
+    if (kMajor ? inPlaceKMajor(gpu, x, rows, K, out) : inPlace(gpu, x, rows, K, trans, out)) return { buffer: x.buffer, base: x.offset };
+    // k-major: X stored (K, rows) packed untransposed as K "rows" of `rows` values, blocks (q, p) of RP x RP
+    const [packRows, packK, packTrans, blocks] = kMajor ? [K, rows, false, { Q: Math.ceil(rows / RP), KC: RP }] : [rows, K, trans, kBlocks(K)];
+    const buffer = scratch(gpu, which, packedFloats(packRows, blocks));
+    pack(gpu, buffer, x, packRows, packK, packTrans, blocks);
     return { buffer, base: 0 };
   };
   const srcA = operand(a, M, !!opts.transA, 'a');
