@@ -463,3 +463,287 @@ fn attention_decode(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   }
   for (var i = 0u; i < hs; i++) { dec_out[h * HS + i] = acc[i] / l; }
 }
+
+// ---------------------------------------------------------------- a row per lane (subgroups)
+#if ${SUBGROUPS}
+enable subgroups;
+
+// The three training passes again, for adapters with subgroups of at least 8 lanes (lavapipe;
+// module define SUBGROUPS). In the kernels above the inner loops walk a head vector vec4 by vec4
+// and index the rows' private arrays with that loop's counter; on lavapipe each such access is
+// emitted lane by lane, like a storage load, and those accesses were most of their run time.
+// Here a workgroup is one subgroup of 8 lanes and each lane owns one row of an 8-row group of one
+// (b, h): query rows in the forward and dq passes, key rows in the dkv pass. The other side is
+// walked one vector at a time: lane l loads only vec4s l, l + 8, ... of it (CPL of them) and
+// subgroupBroadcast from the 8 (constant) lanes hands every lane the whole vector, a register
+// move instead of a load. The loops over a whole head vector (HV = 8 * CPL vec4s, zeros past
+// HS4) have constant bounds, so every private array is indexed by constants and stays in
+// registers; each lane then does exactly what one row of the kernels above does (its own row's
+// softmax, no sums across lanes), with the same masking and clamping. The row loops that load a
+// lane's own vectors and store its results run over r < 8 from a value the compiler cannot fold
+// (as runtime_hs4), so they stay loops: unrolled, their loads and stores cost seconds of LLVM
+// compile on lavapipe.
+const LANES: u32 = 8u;    // lanes per subgroup used (the subgroup must have at least these)
+const CPL: u32 = ${CPL}u; // vec4s of a head vector loaded per lane: ceil(HS4 / 8) (template define)
+const HV: u32 = 8u * CPL; // vec4s of a head vector held whole in a lane
+
+// vec4 j * 8 + l of a head vector (clamped: loads stay inside the head), and whether it exists
+// (past HS4 it reads as zeros and is never stored)
+fn lr_vec(l: u32, j: u32) -> u32 { return min(j * LANES + l, HS4 - 1u); }
+fn lr_owns(l: u32, j: u32) -> bool { return j * LANES + l < HS4; }
+
+// 8, as a value the compiler cannot fold (num_workgroups is never 0 in a dispatch that runs)
+fn lr_rows(nwg: vec3<u32>) -> u32 { return select(LANES, 0u, nwg.z == 0u); }
+
+// lane l's vec4s of the head vector at `base`, one function per binding
+fn lr_part_qkv(base: u32, l: u32, p: ptr<function, array<vec4<f32>, CPL>>) {
+  for (var j = 0u; j < CPL; j++) { (*p)[j] = select(vec4<f32>(0.0), qkv4(base, lr_vec(l, j)), lr_owns(l, j)); }
+}
+fn lr_part_in(base: u32, l: u32, p: ptr<function, array<vec4<f32>, CPL>>) {
+  for (var j = 0u; j < CPL; j++) { (*p)[j] = select(vec4<f32>(0.0), qkv_in4(base, lr_vec(l, j)), lr_owns(l, j)); }
+}
+fn lr_part_dout(base: u32, l: u32, p: ptr<function, array<vec4<f32>, CPL>>) {
+  for (var j = 0u; j < CPL; j++) { (*p)[j] = select(vec4<f32>(0.0), dout4(base, lr_vec(l, j)), lr_owns(l, j)); }
+}
+fn lr_part_out(base: u32, l: u32, p: ptr<function, array<vec4<f32>, CPL>>) {
+  for (var j = 0u; j < CPL; j++) { (*p)[j] = select(vec4<f32>(0.0), out_in4(base, lr_vec(l, j)), lr_owns(l, j)); }
+}
+
+// x = the whole head vector, from the lanes' parts p (lane c's p[j] is vec4 j * 8 + c)
+fn lr_gather(p: ptr<function, array<vec4<f32>, CPL>>, x: ptr<function, array<vec4<f32>, HV>>) {
+  for (var j = 0u; j < CPL; j++) {
+    let v = (*p)[j];
+    (*x)[8u * j] = subgroupBroadcast(v, 0u);
+    (*x)[8u * j + 1u] = subgroupBroadcast(v, 1u);
+    (*x)[8u * j + 2u] = subgroupBroadcast(v, 2u);
+    (*x)[8u * j + 3u] = subgroupBroadcast(v, 3u);
+    (*x)[8u * j + 4u] = subgroupBroadcast(v, 4u);
+    (*x)[8u * j + 5u] = subgroupBroadcast(v, 5u);
+    (*x)[8u * j + 6u] = subgroupBroadcast(v, 6u);
+    (*x)[8u * j + 7u] = subgroupBroadcast(v, 7u);
+  }
+}
+
+// x = lane r's whole vector a (the row-r result every lane then stores its part of)
+fn lr_from(a: ptr<function, array<vec4<f32>, HV>>, r: u32, x: ptr<function, array<vec4<f32>, HV>>) {
+  for (var i = 0u; i < HV; i++) { (*x)[i] = subgroupShuffle((*a)[i], r); }
+}
+
+// vec4 j * 8 + l of a whole vector x, for lane l (a select per lane: l is not a constant)
+fn lr_pick(x: ptr<function, array<vec4<f32>, HV>>, j: u32, l: u32) -> vec4<f32> {
+  var v = (*x)[8u * j];
+  for (var c = 1u; c < LANES; c++) { v = select(v, (*x)[8u * j + c], l == c); }
+  return v;
+}
+
+// dst = x where keep (the lane whose row x is)
+fn lr_keep(dst: ptr<function, array<vec4<f32>, HV>>, x: ptr<function, array<vec4<f32>, HV>>, keep: bool) {
+  for (var i = 0u; i < HV; i++) { (*dst)[i] = select((*dst)[i], (*x)[i], keep); }
+}
+
+// a . x, whole vectors
+fn lr_dot(a: ptr<function, array<vec4<f32>, HV>>, x: ptr<function, array<vec4<f32>, HV>>) -> f32 {
+  var d = vec4<f32>(0.0);
+  for (var i = 0u; i < HV; i++) { d = fma((*a)[i], (*x)[i], d); }
+  return (d.x + d.y) + (d.z + d.w);
+}
+
+// acc += w * x, whole vectors
+fn lr_axpy(acc: ptr<function, array<vec4<f32>, HV>>, w: f32, x: ptr<function, array<vec4<f32>, HV>>) {
+  for (var i = 0u; i < HV; i++) { (*acc)[i] = fma(vec4<f32>(w), (*x)[i], (*acc)[i]); }
+}
+
+@compute @workgroup_size(8)
+fn attention_forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                        @builtin(subgroup_invocation_id) l: u32) {
+  let T = fw.t;
+  let NH = fw.nh;
+  let TG = (T + LANES - 1u) / LANES;  // row groups per (b, h)
+  let g = wg_linear(wid, nwg);        // this subgroup's row group (the same in every lane)
+  if (g >= fw.b * NH * TG) { return; }
+  let t0 = (g % TG) * LANES;
+  let bh = g / TG;
+  let h = bh % NH;
+  let b = bh / NH;
+  let C = NH * HS;
+  let C3 = 3u * C;
+  let tlast = min(t0 + LANES - 1u, T - 1u);  // the group's last row that exists
+  let k0 = b * T * C3 + C + h * HS;   // head h's key at position 0; its value follows at +C
+
+  var p: array<vec4<f32>, CPL>;       // this lane's part of a vector
+  var x: array<vec4<f32>, HV>;        // a whole vector
+  var q: array<vec4<f32>, HV>;        // the lane's query (row t0 + l, clamped to tlast), times scale
+  for (var r = 0u; r < lr_rows(nwg); r++) {
+    lr_part_qkv((b * T + min(t0 + r, tlast)) * C3 + h * HS, l, &p);
+    lr_gather(&p, &x);
+    lr_keep(&q, &x, l == r);
+  }
+  for (var i = 0u; i < HV; i++) { q[i] *= fw.scale; }
+
+  var acc: array<vec4<f32>, HV>;      // sum_s exp(s_ts - m) v_s
+  var m = LOWEST;                     // running max of the scores
+  var lsum = 0.0;                     // running sum of exp(score - m)
+  // keys up to the group's last row (never past it); in each lane, keys after its row are
+  // selected out (weight exactly 0, never touching the sums)
+  for (var s = 0u; s <= tlast; s++) {
+    let kb = k0 + s * C3;
+    lr_part_qkv(kb, l, &p);
+    lr_gather(&p, &x);
+    let valid = s <= t0 + l;
+    let sc = select(LOWEST, lr_dot(&q, &x), valid);
+    let m_new = max(m, sc);
+    let corr = exp(m - m_new);
+    let w = select(0.0, exp(sc - m_new), valid);
+    lsum = lsum * corr + w;
+    m = m_new;
+    lr_part_qkv(kb + C, l, &p);
+    lr_gather(&p, &x);
+    for (var i = 0u; i < HV; i++) { acc[i] = select(acc[i] * corr, fma(vec4<f32>(w), x[i], acc[i] * corr), valid); }
+  }
+
+  let inv_l = 1.0 / lsum;
+  for (var i = 0u; i < HV; i++) { acc[i] *= inv_l; }
+  for (var r = 0u; r < lr_rows(nwg); r++) {
+    // every lane stores its part of row t0 + r's output (lane r's)
+    lr_from(&acc, r, &x);
+    if (t0 + r < T) {
+      let ob = (b * T + t0 + r) * C + h * HS;
+      for (var j = 0u; j < CPL; j++) {
+        if (lr_owns(l, j)) { out_store(ob, lr_vec(l, j), lr_pick(&x, j, l)); }
+      }
+    }
+  }
+  if (t0 + l < T) { lse_out[bh * T + t0 + l] = m + log(lsum); }
+}
+
+@compute @workgroup_size(8)
+fn attention_backward_dq_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                            @builtin(subgroup_invocation_id) l: u32) {
+  let T = bw.t;
+  let NH = bw.nh;
+  let scale = bw.scale;
+  let TG = (T + LANES - 1u) / LANES;
+  let g = wg_linear(wid, nwg);
+  if (g >= bw.b * NH * TG) { return; }
+  let t0 = (g % TG) * LANES;
+  let bh = g / TG;
+  let h = bh % NH;
+  let b = bh / NH;
+  let C = NH * HS;
+  let C3 = 3u * C;
+  let tlast = min(t0 + LANES - 1u, T - 1u);
+  let k0 = b * T * C3 + C + h * HS;
+
+  var p: array<vec4<f32>, CPL>;
+  var x: array<vec4<f32>, HV>;
+  var y: array<vec4<f32>, HV>;
+  var q: array<vec4<f32>, HV>;    // the lane's query row, times scale
+  var dO: array<vec4<f32>, HV>;   // and its dout
+  var D = 0.0;                    // dout_t . out_t
+  for (var r = 0u; r < lr_rows(nwg); r++) {
+    let rt = min(t0 + r, tlast);
+    lr_part_in((b * T + rt) * C3 + h * HS, l, &p);
+    lr_gather(&p, &x);
+    lr_keep(&q, &x, l == r);
+    lr_part_dout((b * T + rt) * C + h * HS, l, &p);
+    lr_gather(&p, &x);
+    lr_keep(&dO, &x, l == r);
+    lr_part_out((b * T + rt) * C + h * HS, l, &p);
+    lr_gather(&p, &y);
+    D = select(D, lr_dot(&x, &y), l == r);
+  }
+  for (var i = 0u; i < HV; i++) { q[i] *= scale; }
+  let row = bh * T + min(t0 + l, tlast);
+  let L = lse_in[row];
+  if (t0 + l < T) { d_out[row] = D; }
+
+  var dq: array<vec4<f32>, HV>;
+  for (var s = 0u; s <= tlast; s++) {
+    let kb = k0 + s * C3;
+    lr_part_in(kb, l, &p);
+    lr_gather(&p, &x);        // k_s
+    lr_part_in(kb + C, l, &p);
+    lr_gather(&p, &y);        // v_s
+    let valid = s <= t0 + l;
+    let ds = select(0.0, exp(lr_dot(&q, &x) - L) * (lr_dot(&dO, &y) - D), valid);
+    lr_axpy(&dq, ds, &x);
+  }
+
+  for (var i = 0u; i < HV; i++) { dq[i] *= scale; }
+  for (var r = 0u; r < lr_rows(nwg); r++) {
+    lr_from(&dq, r, &x);
+    if (t0 + r < T) {
+      let qb = (b * T + t0 + r) * C3 + h * HS;
+      for (var j = 0u; j < CPL; j++) {
+        if (lr_owns(l, j)) { dqkv_add(qb, lr_vec(l, j), lr_pick(&x, j, l)); }
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(8)
+fn attention_backward_dkv_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                             @builtin(subgroup_invocation_id) l: u32) {
+  let T = kv.t;
+  let NH = kv.nh;
+  let scale = kv.scale;
+  let TG = (T + LANES - 1u) / LANES;
+  let g = wg_linear(wid, nwg);
+  if (g >= kv.b * NH * TG) { return; }
+  let s0 = (g % TG) * LANES;
+  let bh = g / TG;
+  let h = bh % NH;
+  let b = bh / NH;
+  let C = NH * HS;
+  let C3 = 3u * C;
+  let slast = min(s0 + LANES - 1u, T - 1u);
+  let q0 = b * T * C3 + h * HS;   // head h's query at position 0
+  let o0 = b * T * C + h * HS;    // and its dout
+
+  var p: array<vec4<f32>, CPL>;
+  var x: array<vec4<f32>, HV>;
+  var y: array<vec4<f32>, HV>;
+  var k: array<vec4<f32>, HV>;    // the lane's key row (s0 + l, clamped to slast), times scale
+  var v: array<vec4<f32>, HV>;    // and its value
+  for (var r = 0u; r < lr_rows(nwg); r++) {
+    let kb = (b * T + min(s0 + r, slast)) * C3 + C + h * HS;
+    lr_part_in(kb, l, &p);
+    lr_gather(&p, &x);
+    lr_keep(&k, &x, l == r);
+    lr_part_in(kb + C, l, &p);
+    lr_gather(&p, &x);
+    lr_keep(&v, &x, l == r);
+  }
+  for (var i = 0u; i < HV; i++) { k[i] *= scale; }
+
+  var dk: array<vec4<f32>, HV>;
+  var dv: array<vec4<f32>, HV>;
+  // queries from the group's first key on; in each lane, queries before its key are selected out
+  for (var t = s0; t < T; t++) {
+    lr_part_in(q0 + t * C3, l, &p);
+    lr_gather(&p, &x);        // q_t
+    lr_part_dout(o0 + t * C, l, &p);
+    lr_gather(&p, &y);        // dout_t
+    let valid = t >= s0 + l;
+    let w = select(0.0, exp(lr_dot(&k, &x) - kv_lse[bh * T + t]), valid);
+    let ds = select(0.0, w * (lr_dot(&v, &y) - kv_d[bh * T + t]), valid);
+    lr_axpy(&dk, ds, &x);
+    lr_axpy(&dv, w, &y);
+  }
+
+  for (var i = 0u; i < HV; i++) { dk[i] *= scale; }
+  for (var r = 0u; r < lr_rows(nwg); r++) {
+    if (s0 + r < T) {
+      let kb = (b * T + s0 + r) * C3 + C + h * HS;
+      lr_from(&dk, r, &x);
+      lr_from(&dv, r, &y);
+      for (var j = 0u; j < CPL; j++) {
+        if (lr_owns(l, j)) {
+          dqkv_add(kb, lr_vec(l, j), lr_pick(&x, j, l));
+          dqkv_add(kb + C, lr_vec(l, j), lr_pick(&y, j, l));
+        }
+      }
+    }
+  }
+}
+#endif

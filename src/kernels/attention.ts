@@ -7,11 +7,12 @@
  */
 import type { Gpu } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
-import { ShapeError } from '../errors.ts';
-import { expectDim, expectDistinct, expectShape, prefersGpuKernels } from './check.ts';
+import { LimitError, ShapeError } from '../errors.ts';
+import { expectDim, expectDistinct, expectShape, prefersGpuKernels, subgroupLanes } from './check.ts';
 import { dims as uniformDims } from './uniforms.ts';
 
 const WG = 64; // invocations per workgroup, one group of rows (of one (b, h)) each
+const LANES = 8; // the row-per-lane kernels (*_sg): a workgroup is one subgroup of (at least) 8 lanes, one row each
 
 /**
  * Largest head size accepted. The key-row backward pass keeps 4 * QR HS-long f32 arrays in private
@@ -46,6 +47,26 @@ export interface AttentionOptions {
    * function: 16 * QR * HS bytes).
    */
   rows?: 1 | 2 | 4;
+  /**
+   * The row-per-lane kernels (`*_sg` in shaders/attention.wgsl): one subgroup of 8 lanes per 8
+   * rows, the other side's vectors loaded an eighth per lane and shared by subgroupBroadcast.
+   * Needs the 'subgroups' feature with at least 8 lanes (LimitError otherwise). Default: on CPU
+   * adapters that have it (lavapipe), unless `rows` is given (`rows` picks the per-invocation
+   * kernels, so the two cannot be combined).
+   */
+  subgroups?: boolean;
+}
+
+/** True when the row-per-lane kernels run: forced by `opts`, or the default described there. */
+function rowPerLane(gpu: Gpu, opts: AttentionOptions): boolean {
+  const has = subgroupLanes(gpu) >= LANES;
+  if (opts.subgroups && opts.rows !== undefined) {
+    throw new ShapeError(`attention: rows per invocation (${opts.rows}) belongs to the per-invocation kernels and cannot be combined with subgroups: true`);
+  }
+  if (opts.subgroups && !has) {
+    throw new LimitError("subgroup lanes (feature 'subgroups', smallest subgroup)", LANES, subgroupLanes(gpu), 'attention with subgroups: true');
+  }
+  return opts.subgroups ?? (opts.rows === undefined && has && !prefersGpuKernels(gpu));
 }
 
 function rowsPerInvocation(gpu: Gpu, HS: number, want?: number): number {
@@ -55,15 +76,21 @@ function rowsPerInvocation(gpu: Gpu, HS: number, want?: number): number {
   return Math.min(most, want ?? (prefersGpuKernels(gpu) ? 1 : 4));
 }
 
-/** The template defines of the module (every entry point needs them): the head size, in vec4s, and QR. */
-function defines(HS: number, QR: number) {
-  return { HS, HS4: Math.ceil(HS / 4), VEC4: HS % 4 === 0, QR };
+/**
+ * The template defines of the module (every entry point needs them): the head size, in vec4s, and
+ * QR; SUBGROUPS (which also enables the extension) adds the row-per-lane kernels, with CPL, the
+ * vec4s of a head vector each lane loads.
+ */
+function defines(HS: number, QR: number, perLane = false) {
+  const HS4 = Math.ceil(HS / 4);
+  return { HS, HS4, VEC4: HS % 4 === 0, QR, SUBGROUPS: perLane, CPL: perLane ? Math.ceil(HS4 / LANES) : 1 };
 }
 
-function launch(gpu: Gpu, entry: string, bindings: Tensor[], B: number, T: number, NH: number, HS: number, QR: number): void {
+/** One pass: `entry` with QR rows per invocation, or its row-per-lane twin `entry`_sg. */
+function launch(gpu: Gpu, entry: string, bindings: Tensor[], B: number, T: number, NH: number, HS: number, QR: number, perLane: boolean): void {
   const sizes = uniformDims(gpu, [B, T, NH], [1 / Math.sqrt(HS)]);
-  const groups = B * NH * Math.ceil(T / QR);
-  gpu.dispatch('attention', entry, [...bindings, sizes], gpu.grid(Math.ceil(groups / WG)), { defines: defines(HS, QR) });
+  const workgroups = perLane ? B * NH * Math.ceil(T / LANES) : Math.ceil((B * NH * Math.ceil(T / QR)) / WG);
+  gpu.dispatch('attention', perLane ? `${entry}_sg` : entry, [...bindings, sizes], gpu.grid(workgroups), { defines: defines(HS, QR, perLane) });
 }
 
 // D (B, NH, T) = rowsum(dout * out), written by the dq pass and read by the dkv pass: one scratch
@@ -92,7 +119,7 @@ export function attentionForward(gpu: Gpu, out: Tensor, lse: Tensor, qkv: Tensor
   expectShape(op, 'lse', lse, [B, NH, T]);
   expectDistinct(op, out, qkv, 'out and qkv');
   expectDistinct(op, lse, qkv, 'lse and qkv');
-  launch(gpu, 'attention_forward', [out, lse, qkv], B, T, NH, HS, rowsPerInvocation(gpu, HS, opts.rows));
+  launch(gpu, 'attention_forward', [out, lse, qkv], B, T, NH, HS, rowsPerInvocation(gpu, HS, opts.rows), rowPerLane(gpu, opts));
 }
 
 /**
@@ -113,8 +140,9 @@ export function attentionBackward(gpu: Gpu, dqkv: Tensor, dout: Tensor, qkv: Ten
   }
   const D = scratch(gpu, B * NH * T);
   const QR = rowsPerInvocation(gpu, HS, opts.rows);
-  launch(gpu, 'attention_backward_dq', [dqkv, dout, qkv, out, lse, D], B, T, NH, HS, QR);
-  launch(gpu, 'attention_backward_dkv', [dqkv, dout, qkv, lse, D], B, T, NH, HS, QR);
+  const perLane = rowPerLane(gpu, opts);
+  launch(gpu, 'attention_backward_dq', [dqkv, dout, qkv, out, lse, D], B, T, NH, HS, QR, perLane);
+  launch(gpu, 'attention_backward_dkv', [dqkv, dout, qkv, lse, D], B, T, NH, HS, QR, perLane);
 }
 
 /**

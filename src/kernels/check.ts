@@ -29,3 +29,8 @@ export function expectDistinct(op: string, a: Tensor, b: Tensor, names: string):
 export function prefersGpuKernels(gpu: { report: { isSoftware: boolean } }): boolean {
   return !gpu.report.isSoftware;
 }
+
+/** Lanes of the device's smallest subgroup, 0 without the 'subgroups' feature. */
+export function subgroupLanes(gpu: { device: GPUDevice; report: { subgroupMinSize: number } }): number {
+  return gpu.device.features.has('subgroups' as GPUFeatureName) ? gpu.report.subgroupMinSize : 0;
+}

@@ -7,7 +7,7 @@
 import type { Gpu } from '../gpu/context.ts';
 import type { Tensor } from '../gpu/tensor.ts';
 import { LimitError, ShapeError } from '../errors.ts';
-import { expectDim, expectShape, prefersGpuKernels, rowsCols } from './check.ts';
+import { expectDim, expectShape, prefersGpuKernels, rowsCols, subgroupLanes } from './check.ts';
 import { dims } from './uniforms.ts';
 
 const WG = 8; // general kernel: workgroup of 8 x 8 invocations
@@ -193,11 +193,6 @@ function packedFloats(rows: number, { Q, KC }: { Q: number; KC: number }): numbe
 function isLavapipe(gpu: Gpu): boolean {
   const r = gpu.report;
   return r.runtime === 'node' && r.isSoftware && /llvmpipe|lavapipe/i.test(`${r.device} ${r.description}`);
-}
-
-/** Lanes of the device's smallest subgroup, 0 without the 'subgroups' feature. */
-function subgroupLanes(gpu: Gpu): number {
-  return gpu.device.features.has('subgroups' as GPUFeatureName) ? gpu.report.subgroupMinSize : 0;
 }
 
 /** True when the device can run `matmul_windows_sg`: the 'subgroups' feature, with at least 8 lanes. */

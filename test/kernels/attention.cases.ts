@@ -1,5 +1,6 @@
 /** GPU cases for attention (forward, backward, causality, shape errors), run in Node and in Chromium. */
-import { attentionBackward, attentionForward } from '../../src/kernels/attention.ts';
+import { attentionBackward, attentionForward, type AttentionOptions } from '../../src/kernels/attention.ts';
+import { subgroupLanes } from '../../src/kernels/check.ts';
 import type { GpuCase } from '../util/cases.ts';
 import { assert, assertClose, assertThrows, randn, type Tolerance } from '../util/check.ts';
 import { attentionBackwardRef, attentionForwardRef, type AttentionDims } from './attention.ref.ts';
@@ -68,22 +69,56 @@ for (const shape of SHAPES) {
   });
 }
 
-// Fewer rows per invocation (the default on GPUs; CPU adapters default to 4), forced: an awkward T
-// (groups of 2 end past T), an odd head size (scalar loads), and one row each.
-for (const [shape, rows] of [[[2, 17, 48, 4], 1], [[2, 17, 48, 4], 2], [[1, 33, 24, 8], 1]] as const) {
+// Each kernel set forced (forward, then backward into a pre-filled dqkv, against the references):
+//   - the per-invocation kernels with fewer rows per invocation (1 is the default on GPUs; CPU
+//     adapters without subgroups default to 4): an awkward T (groups of 2 end past T), an odd head
+//     size (scalar loads), and one row each;
+//   - the per-invocation kernels with the CPU default (subgroups: false), which lavapipe no
+//     longer runs by default: an awkward T, an odd head size, GPT-2's head size;
+//   - the row-per-lane kernels (subgroups: true; the default on lavapipe), also where they are not
+//     the default: T not a multiple of the 8 rows of a subgroup, HS 3 (scalar loads, lanes past
+//     the head's vec4s), HS 64 (two vec4s per lane), and a batch. Without subgroups of 8 lanes
+//     (SwiftShader), forcing them must throw a LimitError instead.
+const FORCED: [[number, number, number, number], AttentionOptions][] = [
+  [[2, 17, 48, 4], { rows: 1 }],
+  [[2, 17, 48, 4], { rows: 2 }],
+  [[1, 33, 24, 8], { rows: 1 }],
+  [[2, 17, 48, 4], { subgroups: false }],
+  [[1, 33, 24, 8], { subgroups: false }],
+  [[1, 40, 128, 2], { subgroups: false }],
+  [[2, 17, 48, 4], { subgroups: true }],
+  [[1, 33, 24, 8], { subgroups: true }],
+  [[1, 40, 128, 2], { subgroups: true }],
+  [[3, 64, 64, 4], { subgroups: true }],
+];
+const optionsLabel = (o: AttentionOptions) =>
+  o.rows !== undefined ? `${o.rows} row${o.rows > 1 ? 's' : ''} per invocation` : o.subgroups ? 'a row per lane (subgroups: true)' : 'per-invocation kernels (subgroups: false)';
+
+/** True (after checking the error) when `o` forces the row-per-lane kernels on an adapter without subgroups of 8 lanes. */
+function subgroupsMissing(gpu: Parameters<GpuCase['run']>[0], o: AttentionOptions): boolean {
+  if (!o.subgroups || subgroupLanes(gpu) >= 8) return false;
+  const [B, T, C, NH] = [1, 4, 8, 2];
+  const qkv = gpu.tensor([B, T, 3 * C]), out = gpu.tensor([B, T, C]), lse = gpu.tensor([B, NH, T]);
+  assertThrows(() => attentionForward(gpu, out, lse, qkv, NH, o), 'LimitError', /subgroups: true needs subgroup lanes .* >= 8, but the device has \d+/);
+  gpu.release(qkv, out, lse);
+  return true;
+}
+
+for (const [shape, o] of FORCED) {
   const d = dimsOf(shape);
   const { B, T, C, NH } = d;
   cases.push({
-    name: `${rows} row${rows > 1 ? 's' : ''} per invocation: forward and backward ${label(d)}`,
+    name: `${optionsLabel(o)}: forward and backward ${label(d)}`,
     async run(gpu) {
+      if (subgroupsMissing(gpu, o)) return;
       const x = randn(B * T * 3 * C, 7), g = randn(B * T * C, 8), pre = randn(B * T * 3 * C, 9);
       const qkv = gpu.tensor([B, T, 3 * C], Float32Array.from(x));
       const out = gpu.tensor([B, T, C], Float32Array.from(randn(B * T * C, 10)));
-      const lse = gpu.tensor([B, NH, T]);
+      const lse = gpu.tensor([B, NH, T], Float32Array.from(randn(B * NH * T, 11)));
       const dout = gpu.tensor([B, T, C], Float32Array.from(g));
       const dqkv = gpu.tensor([B, T, 3 * C], Float32Array.from(pre));
-      attentionForward(gpu, out, lse, qkv, NH, { rows });
-      attentionBackward(gpu, dqkv, dout, qkv, out, lse, NH, { rows });
+      attentionForward(gpu, out, lse, qkv, NH, o);
+      attentionBackward(gpu, dqkv, dout, qkv, out, lse, NH, o);
       const ref = attentionForwardRef(x, d);
       assertClose('out', await gpu.read(out), ref.out, TOL_OUT);
       assertClose('lse', await gpu.read(lse), ref.lse, TOL_LSE);
@@ -123,8 +158,8 @@ for (const [what, d] of LARGE) {
   });
 }
 
-cases.push({
-  name: 'the future does not touch out[t]: changed or NaN keys/values/queries at positions > t leave out[<=t] bit-identical',
+for (const o of [{}, { subgroups: false }] as AttentionOptions[]) cases.push({
+  name: `the future does not touch out[t]${o.subgroups === false ? ' (per-invocation kernels)' : ''}: changed or NaN keys/values/queries at positions > t leave out[<=t] bit-identical`,
   async run(gpu) {
     const d: AttentionDims = { B: 2, T: 17, C: 48, NH: 4 };
     const { B, T, C, NH } = d;
@@ -133,7 +168,7 @@ cases.push({
     const qkv = gpu.tensor([B, T, 3 * C], x);
     const out = gpu.tensor([B, T, C]);
     const lse = gpu.tensor([B, NH, T]);
-    attentionForward(gpu, out, lse, qkv, NH);
+    attentionForward(gpu, out, lse, qkv, NH, o);
     const out0 = await gpu.read(out);
     const lse0 = await gpu.read(lse);
 
@@ -149,7 +184,7 @@ cases.push({
         }
       }
       gpu.write(qkv, y);
-      attentionForward(gpu, out, lse, qkv, NH);
+      attentionForward(gpu, out, lse, qkv, NH, o);
       const out1 = await gpu.read(out);
       const lse1 = await gpu.read(lse);
       const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
@@ -186,6 +221,7 @@ cases.push({
     const badLse = gpu.tensor([B, T, NH]);
     assertThrows(() => attentionForward(gpu, out, lse, qkv, 3), 'ShapeError', /C=16 .*not divisible by NH=3/);
     assertThrows(() => attentionForward(gpu, out, lse, qkv, NH, { rows: 3 as 1 }), 'ShapeError', /rows per invocation must be 1, 2 or 4, got 3/);
+    assertThrows(() => attentionBackward(gpu, dqkv, out, qkv, out, lse, NH, { rows: 2, subgroups: true }), 'ShapeError', /rows per invocation \(2\) .*cannot be combined with subgroups: true/);
     assertThrows(() => attentionForward(gpu, out, lse, badQkv, NH), 'ShapeError', /qkv has shape \(2, 5, 40\), expected \(2, 5, 48\)/);
     assertThrows(() => attentionForward(gpu, out, badLse, qkv, NH), 'ShapeError', /lse has shape \(2, 5, 4\), expected \(2, 4, 5\)/);
     assertThrows(() => attentionForward(gpu, out, lse, qkv, 0), 'ShapeError', /NH must be a positive integer, got 0/);

@@ -3,7 +3,8 @@
  *
  * On a hardware adapter the defaults differ from CPU adapters (src/kernels/matmul.ts,
  * attention.ts): the workgroup-memory matmul for every product, split-K for weight gradients,
- * bias_backward in row slices, one attention row per invocation. CI has no GPU, so this file
+ * bias_backward in row slices, one attention row per invocation (CPU adapters with subgroups:
+ * a row per lane). CI has no GPU, so this file
  * clears `report.isSoftware` of its own device and checks, on a one-block GPT big enough for every
  * GPU choice to engage:
  *   - that those entry points are the ones dispatched;
@@ -18,6 +19,7 @@ import { GPT } from '../../src/model/gpt.ts';
 import type { GPTConfig } from '../../src/model/config.ts';
 import { assertClose, randint } from '../util/check.ts';
 import { recordDispatches } from '../util/dispatches.ts';
+import { subgroupLanes } from '../../src/kernels/check.ts';
 
 // B*T = 512 rows: weight gradients (K = 512, a few 64 x 64 tiles of the workgroup-memory kernel)
 // split K.
@@ -67,6 +69,14 @@ describe('GPU kernel choices (on a CPU adapter that says it is a GPU)', () => {
     expect(cpu.entries.has('matmul.bias_backward')).toBe(true);
     // on GPUs every product runs on the workgroup-memory kernel, none on the general one
     expect(gpuRun.entries.has('matmul.matmul'), 'matmul.matmul in the GPU run').toBe(false);
+    // attention: one row per invocation on GPUs; a row per lane on CPU adapters with subgroups
+    const perLane = subgroupLanes(gpu) >= 8;
+    for (const e of ['attention.attention_forward', 'attention.attention_backward_dq', 'attention.attention_backward_dkv']) {
+      expect(gpuRun.entries.has(e), `${e} in the GPU run`).toBe(true);
+      expect(gpuRun.entries.has(`${e}_sg`), `${e}_sg in the GPU run`).toBe(false);
+      expect(cpu.entries.has(`${e}_sg`), `${e}_sg in the CPU run`).toBe(perLane);
+      expect(cpu.entries.has(e), `${e} in the CPU run`).toBe(!perLane);
+    }
   });
 
   it('gives the same loss and gradients as the CPU-adapter kernels', () => {
