@@ -46,6 +46,14 @@ export class Gpu {
   /** Resolves when the device is lost. */
   readonly lost: Promise<GPUDeviceLostInfo>;
   lostInfo: GPUDeviceLostInfo | null = null;
+  /**
+   * Default kernel choices per kernel family, merged under each call's own options (the call
+   * wins): `attention` takes AttentionOptions, `matmul` the choice options of
+   * BatchedMatmulOptions (kernel, splitK, subgroups, kMajor, transposedC; never shapes). For
+   * benchmarks that compare kernel variants inside whole training steps (bench/step-ab.ts) and
+   * tests of the choices. Empty normally, so every kernel picks for the adapter.
+   */
+  kernelDefaults: { attention?: Record<string, unknown>; matmul?: Record<string, unknown> } = {};
 
   private readonly acquired: AcquiredDevice;
   private readonly pipelines = new Map<string, GPUComputePipeline>();

@@ -16,8 +16,9 @@ const LANES = 8; // the row-per-lane kernels (*_sg): a workgroup is one subgroup
 
 /**
  * Largest head size accepted. The key-row backward pass keeps 4 * QR HS-long f32 arrays in private
- * memory (QR = 1 rows per invocation at HS = 256: 4 KiB), and WGSL caps a function's private
- * variables at 8 KiB. GPT-2 uses 64; 128 is the largest common size.
+ * memory (QR = 1 rows per invocation at HS = 256: 4 KiB; the row-per-lane kernels keep 6 whole
+ * head vectors per lane: 6 KiB), and WGSL caps a function's private variables at 8 KiB. GPT-2
+ * uses 64; 128 is the largest common size.
  */
 export const ATTENTION_MAX_HEAD_SIZE = 256;
 
@@ -37,11 +38,15 @@ function dims(op: string, arg: string, t: Tensor, NH: number): { B: number; T: n
   return { B, T, C, HS };
 }
 
-/** Options of attentionForward / attentionBackward (the defaults are right; for tests and benchmarks). */
+/**
+ * Options of attentionForward / attentionBackward (the defaults are right; for tests and
+ * benchmarks). gpu.kernelDefaults.attention supplies defaults for the options a call leaves out.
+ */
 export interface AttentionOptions {
   /**
-   * Rows (queries, or keys in the key pass) per invocation, QR. Default: 4 on CPU adapters, so
-   * each loaded vector serves 4 rows; 1 on GPUs, where 4 times the invocations (B*NH*T) fill
+   * Rows (queries, or keys in the key pass) per invocation, QR, of the per-invocation kernels
+   * (the ones that run unless the row-per-lane kernels below do). Default: 4 on CPU adapters
+   * (SwiftShader; lavapipe runs the row-per-lane kernels), so each loaded vector serves 4 rows; 1 on GPUs, where 4 times the invocations (B*NH*T) fill
    * the chip and the per-invocation arrays are a quarter the size. Fewer for large heads either
    * way (the key pass keeps 4 * QR head vectors in private memory, which WGSL caps at 8 KiB per
    * function: 16 * QR * HS bytes).
@@ -112,8 +117,9 @@ function scratch(gpu: Gpu, elements: number): Tensor {
  *   lse (B, NH, T) =  log-sum-exp of each query row's scaled scores (for attentionBackward)
  * from qkv (B, T, 3C) = [q | k | v] per row. Overwrites out and lse. C must be divisible by NH.
  */
-export function attentionForward(gpu: Gpu, out: Tensor, lse: Tensor, qkv: Tensor, NH: number, opts: AttentionOptions = {}): void {
+export function attentionForward(gpu: Gpu, out: Tensor, lse: Tensor, qkv: Tensor, NH: number, callOpts: AttentionOptions = {}): void {
   const op = 'attentionForward';
+  const opts: AttentionOptions = { ...gpu.kernelDefaults.attention, ...callOpts };
   const { B, T, C, HS } = dims(op, 'out', out, NH);
   expectShape(op, 'qkv', qkv, [B, T, 3 * C]);
   expectShape(op, 'lse', lse, [B, NH, T]);
@@ -128,8 +134,9 @@ export function attentionForward(gpu: Gpu, out: Tensor, lse: Tensor, qkv: Tensor
  * lse (B, NH, T). Two deterministic passes: one per query row (dq), one per key row (dk, dv);
  * D (B, NH, T) passes between them through a scratch buffer kept per device.
  */
-export function attentionBackward(gpu: Gpu, dqkv: Tensor, dout: Tensor, qkv: Tensor, out: Tensor, lse: Tensor, NH: number, opts: AttentionOptions = {}): void {
+export function attentionBackward(gpu: Gpu, dqkv: Tensor, dout: Tensor, qkv: Tensor, out: Tensor, lse: Tensor, NH: number, callOpts: AttentionOptions = {}): void {
   const op = 'attentionBackward';
+  const opts: AttentionOptions = { ...gpu.kernelDefaults.attention, ...callOpts };
   const { B, T, C, HS } = dims(op, 'dout', dout, NH);
   expectShape(op, 'dqkv', dqkv, [B, T, 3 * C]);
   expectShape(op, 'qkv', qkv, [B, T, 3 * C]);

@@ -74,12 +74,24 @@ export interface BatchedMatmulOptions {
   transposedC?: boolean;
 }
 
+const CHOICES = ['kernel', 'splitK', 'subgroups', 'kMajor', 'transposedC'] as const;
+
+/** The kernel-choice options of gpu.kernelDefaults.matmul (anything else there is an error: shapes are per call). */
+function choiceDefaults(gpu: Gpu): BatchedMatmulOptions {
+  const d = gpu.kernelDefaults.matmul;
+  if (!d) return {};
+  const bad = Object.keys(d).filter((k) => !(CHOICES as readonly string[]).includes(k));
+  if (bad.length) throw new ShapeError(`matmul: gpu.kernelDefaults.matmul may only hold ${CHOICES.join(', ')}, got ${bad.join(', ')}`);
+  return d as BatchedMatmulOptions;
+}
+
 /**
  * Low-level product: out (batch, M, N) = alpha * op(A) . op(B) [+ bias] [+ out].
  * A holds batch x M x K elements (stored (M,K), or (K,M) when transA), B batch x K x N.
  */
-export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N: number, K: number, opts: BatchedMatmulOptions = {}): void {
+export function matmul(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N: number, K: number, callOpts: BatchedMatmulOptions = {}): void {
   const op = 'matmul';
+  const opts = { ...choiceDefaults(gpu), ...callOpts };
   expectDim(op, 'M', M);
   expectDim(op, 'N', N);
   expectDim(op, 'K', K);

@@ -3,6 +3,7 @@ import { attentionBackward, attentionForward, type AttentionOptions } from '../.
 import { subgroupLanes } from '../../src/kernels/check.ts';
 import type { GpuCase } from '../util/cases.ts';
 import { assert, assertClose, assertThrows, randn, type Tolerance } from '../util/check.ts';
+import { recordDispatches } from '../util/dispatches.ts';
 import { attentionBackwardRef, attentionForwardRef, type AttentionDims } from './attention.ref.ts';
 
 // Tolerances. Measured worst errors on lavapipe (all shapes below, T up to 1024): out 1.0e-6,
@@ -204,6 +205,32 @@ for (const o of [{}, { subgroups: false }] as AttentionOptions[]) cases.push({
       // and the future rows did change (the test would be vacuous otherwise)
       const last = (0 * T + T - 1) * C;
       assert(o0[last] !== o1[last], `${future} future: out[0, T-1, 0] did not change`);
+    }
+    gpu.release(qkv, out, lse);
+  },
+});
+
+cases.push({
+  name: 'gpu.kernelDefaults.attention picks the kernels a call leaves open (the call wins)',
+  async run(gpu) {
+    const d: AttentionDims = { B: 1, T: 12, C: 16, NH: 2 };
+    const { B, T, C, NH } = d;
+    const x = randn(B * T * 3 * C, 12);
+    const qkv = gpu.tensor([B, T, 3 * C], Float32Array.from(x)), out = gpu.tensor([B, T, C]), lse = gpu.tensor([B, NH, T]);
+    const perLane = subgroupLanes(gpu) >= 8;
+    const rec = recordDispatches(gpu);
+    try {
+      gpu.kernelDefaults = { attention: { subgroups: false } };
+      attentionForward(gpu, out, lse, qkv, NH);
+      assertClose('out', await gpu.read(out), attentionForwardRef(x, d).out, TOL_OUT);
+      gpu.kernelDefaults = { attention: { rows: 2 } };
+      attentionForward(gpu, out, lse, qkv, NH);
+      if (perLane) attentionForward(gpu, out, lse, qkv, NH, { rows: undefined, subgroups: true });
+      const want = ['attention.attention_forward', 'attention.attention_forward', ...(perLane ? ['attention.attention_forward_sg'] : [])];
+      assert(rec.entries.join() === want.join(), `dispatched ${rec.entries.join(', ')}, want ${want.join(', ')}`);
+    } finally {
+      gpu.kernelDefaults = {};
+      rec.restore();
     }
     gpu.release(qkv, out, lse);
   },

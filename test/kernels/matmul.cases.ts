@@ -1,7 +1,8 @@
 /** GPU cases for matmul (forward, backward, batched), run in Node and in Chromium. */
 import { biasBackward, hasSubgroupWindows, matmul, matmulBackward, matmulForward, type BatchedMatmulOptions } from '../../src/kernels/matmul.ts';
 import type { GpuCase } from '../util/cases.ts';
-import { assertClose, assertThrows, randn, type Tolerance } from '../util/check.ts';
+import { assert, assertClose, assertThrows, randn, type Tolerance } from '../util/check.ts';
+import { recordDispatches } from '../util/dispatches.ts';
 import { batchedMatmulRef, matmulBackwardRef, matmulForwardRef } from './matmul.ref.ts';
 
 // fp32 products of K terms: rounding error grows ~ sqrt(K) * 2^-24 * sum|a*b|; with unit-variance
@@ -308,5 +309,28 @@ cases.push({
     assertThrows(() => matmul(gpu, out, inp, w2, 2, 3, 4, { splitK: 0 }), 'ShapeError', /splitK must be 'auto' or an integer >= 1, got 0/);
     assertThrows(() => matmul(gpu, out, inp, w2, 2, 3, 4, { kernel: 'windows', splitK: 2 }), 'ShapeError', /kernel 'windows' has no split-K \(splitK 2\)/);
     gpu.release(inp, weight, out, w2, badOut);
+  },
+});
+
+cases.push({
+  name: 'gpu.kernelDefaults.matmul picks the kernel a call leaves open, and holds kernel choices only',
+  async run(gpu) {
+    const [M, N, K] = [40, 24, 36];
+    const a = randn(M * K, 81), b = randn(K * N, 82);
+    const ta = gpu.tensor([M, K], Float32Array.from(a)), tb = gpu.tensor([K, N], Float32Array.from(b)), tc = gpu.tensor([M, N]);
+    const rec = recordDispatches(gpu);
+    try {
+      gpu.kernelDefaults = { matmul: { kernel: 'shared' } };
+      matmul(gpu, tc, ta, tb, M, N, K);
+      assertClose('c', await gpu.read(tc), batchedMatmulRef(a, b, M, N, K, {}), TOL);
+      matmul(gpu, tc, ta, tb, M, N, K, { kernel: 'tiled' }); // the call wins
+      assert(rec.entries.join() === 'matmul.matmul_shared,matmul.matmul', `dispatched ${rec.entries.join(', ')}`);
+      gpu.kernelDefaults = { matmul: { transA: true } };
+      assertThrows(() => matmul(gpu, tc, ta, tb, M, N, K), 'ShapeError', /kernelDefaults.matmul may only hold kernel, splitK, subgroups, kMajor, transposedC, got transA/);
+    } finally {
+      gpu.kernelDefaults = {};
+      rec.restore();
+    }
+    gpu.release(ta, tb, tc);
   },
 });

@@ -1,0 +1,74 @@
+/**
+ * Two kernel choices interleaved inside whole training steps, in one process: for step-level
+ * differences smaller than this machine's noise between processes (on the shared 2-core VM,
+ * TensorFlow.js and PyTorch themselves moved by 10-16 % between two `npm run bench` runs).
+ *
+ *   npx tsx bench/step-ab.ts [--config small|wide] [--a JSON] [--b JSON] [--rounds R] [--steps S]
+ *
+ * --a / --b: gpu.kernelDefaults of the two variants (default {"attention":{"subgroups":false}}
+ * and {}: the per-invocation attention kernels against the defaults). One warm-up batch of each
+ * (compiles), then R rounds of S steps of A, then S of B, wall clock to the GPU being done
+ * (random token batches, one seeded model: speed does not depend on the data). Prints ms per
+ * step per round, the medians, and A / B per round.
+ */
+import { Gpu } from '../src/gpu/context.ts';
+import { describeAdapter } from '../src/gpu/device.ts';
+import { GPT } from '../src/model/gpt.ts';
+import { Trainer, type BatchSource } from '../src/train/trainer.ts';
+
+const args = process.argv.slice(2);
+const value = (f: string) => {
+  const i = args.indexOf(f);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const name = value('--config') ?? 'small';
+const CONFIGS: Record<string, { L: number; C: number; NH: number; T: number; B: number }> = {
+  small: { L: 4, C: 128, NH: 4, T: 64, B: 12 },
+  wide: { L: 6, C: 384, NH: 6, T: 256, B: 8 },
+};
+const cfg = CONFIGS[name];
+if (!cfg) throw new Error(`--config: small or wide, got ${name}`);
+const V = 99;
+const variants: Record<'A' | 'B', Gpu['kernelDefaults']> = {
+  A: JSON.parse(value('--a') ?? '{"attention":{"subgroups":false}}'),
+  B: JSON.parse(value('--b') ?? '{}'),
+};
+const ROUNDS = Number(value('--rounds') ?? (name === 'wide' ? 4 : 8));
+const STEPS = Number(value('--steps') ?? (name === 'wide' ? 1 : 8));
+
+let seed = 1;
+const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
+const batches: BatchSource = {
+  next(B: number, T: number) {
+    const inputs = Int32Array.from({ length: B * T }, () => Math.floor(rand() * V));
+    const targets = Int32Array.from({ length: B * T }, () => Math.floor(rand() * V));
+    return { inputs, targets };
+  },
+  getState: () => seed,
+  setState: (s: unknown) => void (seed = s as number),
+};
+
+const gpu = await Gpu.create();
+console.log(`adapter: ${describeAdapter(gpu.report)}; ${name} (L=${cfg.L} C=${cfg.C} NH=${cfg.NH} T=${cfg.T} B=${cfg.B} V=${V}); A = ${JSON.stringify(variants.A)}, B = ${JSON.stringify(variants.B)}; ${ROUNDS} rounds of ${STEPS} steps`);
+const model = GPT.create(gpu, { vocabSize: V, blockSize: cfg.T, nLayer: cfg.L, nHead: cfg.NH, nEmbd: cfg.C }, { seed: 1 });
+const trainer = new Trainer(model, batches, null, { steps: 1 << 30, batchSize: cfg.B, seqLen: cfg.T, lr: 1e-3, warmupSteps: 0 });
+async function msPerStep(v: 'A' | 'B'): Promise<number> {
+  gpu.kernelDefaults = variants[v];
+  const t0 = performance.now();
+  for (let i = 0; i < STEPS; i++) await trainer.trainStep(false);
+  await gpu.sync();
+  return (performance.now() - t0) / STEPS;
+}
+await msPerStep('A');
+await msPerStep('B');
+const ms: Record<'A' | 'B', number[]> = { A: [], B: [] };
+for (let r = 0; r < ROUNDS; r++) {
+  for (const v of ['A', 'B'] as const) ms[v].push(await msPerStep(v));
+  console.log(`round ${r + 1}: A ${ms.A[r].toFixed(1)} ms/step, B ${ms.B[r].toFixed(1)}, A / B ${(ms.A[r] / ms.B[r]).toFixed(3)}`);
+}
+const med = (x: number[]) => [...x].sort((p, q) => p - q)[x.length >> 1];
+const ratios = ms.A.map((a, i) => a / ms.B[i]);
+const tok = (m: number) => ((cfg.B * cfg.T) / m) * 1000;
+console.log(`median: A ${med(ms.A).toFixed(1)} ms/step (${tok(med(ms.A)).toFixed(0)} tokens/s), B ${med(ms.B).toFixed(1)} (${tok(med(ms.B)).toFixed(0)}); A / B median ${med(ratios).toFixed(3)}, range ${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)}`);
+gpu.destroy();
+process.exit(0);
