@@ -1,7 +1,8 @@
 /**
  * Probe (bench/README.md, "What the subgroup kernel rests on"): the cost on this adapter of a vec4
  * subgroupBroadcast from a constant lane, a subgroupShuffle from a rolled loop's counter or from a
- * per-iteration lane, and a storage load at a subgroup-uniform address, each 8 per iteration of a
+ * per-iteration lane, a storage load at a subgroup-uniform address, and a subgroupAdd (a sum over
+ * the subgroup) from a rolled or an unrolled loop, each 8 per iteration of a
  * loop whose own load and add is timed alone as "none". Needs the 'subgroups' feature.
  *
  *   node bench/probe-shuffle.mjs
@@ -23,6 +24,11 @@ const body = {
          + subgroupShuffle(x, (j + 4u) & 7u) + subgroupShuffle(x, (j + 5u) & 7u) + subgroupShuffle(x, (j + 6u) & 7u) + subgroupShuffle(x, (j + 7u) & 7u); }`,
   load: `for (var i = 0u; i < n; i++) { let x = src[(i * 8u + l) & 1023u];
     for (var j = 0u; j < m; j++) { acc += src[(i * 8u + j) & 1023u]; } acc += x; }`,
+  add: `for (var i = 0u; i < n; i++) { let x = src[(i * 8u + l) & 1023u];
+    for (var j = 0u; j < m; j++) { acc += subgroupAdd(x * f32(j)); } }`,
+  add_unrolled: `for (var i = 0u; i < n; i++) { let x = src[(i * 8u + l) & 1023u];
+    acc += subgroupAdd(x) + subgroupAdd(x * 2.0) + subgroupAdd(x * 3.0) + subgroupAdd(x * 4.0)
+         + subgroupAdd(x * 5.0) + subgroupAdd(x * 6.0) + subgroupAdd(x * 7.0) + subgroupAdd(x * 8.0); }`,
   none: `for (var i = 0u; i < n; i++) { let x = src[(i * 8u + l) & 1023u]; acc += x; }`,
 };
 for (const [name, b] of Object.entries(body)) {
