@@ -110,6 +110,9 @@ export class Gpu {
 
   /** Destroy a buffer made by createBuffer and forget bind groups that used it. */
   destroyBuffer(buffer: GPUBuffer): void {
+    // work recorded before this call may use the buffer: submit it first (WebGPU keeps a
+    // destroyed buffer alive for work already submitted, not for work still being recorded)
+    if (this.encoder) this.flushRecorded();
     const id = this.bufferIds.get(buffer);
     if (id !== undefined) {
       for (const key of this.bindGroupsByBuffer.get(id) ?? []) this.bindGroups.delete(key);

@@ -47,6 +47,16 @@ fn main() {
     gpu.release(a, small);
   });
 
+  it('releasing a tensor that recorded work still uses lets that work run first', async () => {
+    const gpu = await testGpu();
+    const a = gpu.tensor([8], new Float32Array(8).fill(2)), b = gpu.tensor([8]);
+    geluForward(gpu, b, a); // recorded, not submitted
+    gpu.release(a);
+    const got = await gpu.read(b); // the next submit: no "used in submit while destroyed"
+    expect(Array.from(got).every((v) => Math.abs(v - 1.9545977) < 1e-5)).toBe(true); // gelu(2)
+    gpu.release(b);
+  });
+
   it('a buffer over maxBufferSize is a LimitError naming the limit, before allocating', async () => {
     const gpu = await testGpu();
     const max = gpu.limits.maxBufferSize;
