@@ -47,8 +47,9 @@
 //     B and T.
 //   - Where the device has subgroups of at least 8 lanes and is a CPU adapter (lavapipe), the
 //     row-per-lane kernels at the end of this file (`*_sg`, module define SUBGROUPS) replace
-//     these three: no private array indexed by a loop variable at all, 2-5x faster there and
-//     compiled 2-3x faster (src/kernels/attention.ts picks).
+//     these three: no private array indexed by a loop variable at all; there the forward runs
+//     1.2-1.5x and the backward 2-5x faster, and they compile 2-3x faster (bench/README.md;
+//     src/kernels/attention.ts picks).
 //
 // Arrays declared inside a loop are initialised explicitly (`= array<...>()`): on Dawn + lavapipe a
 // `var a: array<...>;` in a loop body kept its values from the previous iteration (WGSL says it
@@ -485,8 +486,8 @@ enable subgroups;
 // registers; each lane then does exactly what one row of the kernels above does (its own row's
 // softmax, no sums across lanes), with the same masking and clamping. The row loops that load a
 // lane's own vectors and store its results run over r < 8 from a value the compiler cannot fold
-// (as runtime_hs4), so they stay loops: unrolled, their loads and stores cost seconds of LLVM
-// compile on lavapipe.
+// (as runtime_hs4), so they stay loops: unrolled, their loads and stores made lavapipe's LLVM
+// compile of the forward 2.5x slower at HS = 64 (1.1 s against 0.42).
 const LANES: u32 = 8u;    // lanes per subgroup used (the subgroup must have at least these)
 const CPL: u32 = ${CPL}u; // vec4s of a head vector loaded per lane: ceil(HS4 / 8) (template define)
 const HV: u32 = 8u * CPL; // vec4s of a head vector held whole in a lane

@@ -46,10 +46,10 @@ export interface AttentionOptions {
   /**
    * Rows (queries, or keys in the key pass) per invocation, QR, of the per-invocation kernels
    * (the ones that run unless the row-per-lane kernels below do). Default: 4 on CPU adapters
-   * (SwiftShader; lavapipe runs the row-per-lane kernels), so each loaded vector serves 4 rows; 1 on GPUs, where 4 times the invocations (B*NH*T) fill
-   * the chip and the per-invocation arrays are a quarter the size. Fewer for large heads either
-   * way (the key pass keeps 4 * QR head vectors in private memory, which WGSL caps at 8 KiB per
-   * function: 16 * QR * HS bytes).
+   * (SwiftShader; lavapipe runs the row-per-lane kernels), so each loaded vector serves 4 rows;
+   * 1 on GPUs, where 4 times the invocations (B*NH*T) fill the chip and the per-invocation
+   * arrays are a quarter the size. Fewer for large heads either way (the key pass keeps 4 * QR
+   * head vectors in private memory, which WGSL caps at 8 KiB per function: 16 * QR * HS bytes).
    */
   rows?: 1 | 2 | 4;
   /**
