@@ -500,6 +500,17 @@ fn lr_owns(l: u32, j: u32) -> bool { return j * LANES + l < HS4; }
 // 8, as a value the compiler cannot fold (num_workgroups is never 0 in a dispatch that runs)
 fn lr_rows(nwg: vec3<u32>) -> u32 { return select(LANES, 0u, nwg.z == 0u); }
 
+// The rows a subgroup owns: rows r0 .. r0 + 7 (query rows, or key rows) of (b, h), rlast the last
+// of them that exists; C and C3 = 3C, the row lengths of out and qkv. One per g < lr_groups(d).
+struct LrGroup { r0: u32, rlast: u32, bh: u32, b: u32, h: u32, C: u32, C3: u32 }
+fn lr_groups(d: Dims) -> u32 { return d.b * d.nh * ((d.t + LANES - 1u) / LANES); }
+fn lr_group(d: Dims, g: u32) -> LrGroup {
+  let TG = (d.t + LANES - 1u) / LANES;  // row groups per (b, h)
+  let r0 = (g % TG) * LANES;
+  let bh = g / TG;
+  return LrGroup(r0, min(r0 + LANES - 1u, d.t - 1u), bh, bh / d.nh, bh % d.nh, d.nh * HS, 3u * d.nh * HS);
+}
+
 // lane l's vec4s of the head vector at `base`, one function per binding
 fn lr_part_qkv(base: u32, l: u32, p: ptr<function, array<vec4<f32>, CPL>>) {
   for (var j = 0u; j < CPL; j++) { (*p)[j] = select(vec4<f32>(0.0), qkv4(base, lr_vec(l, j)), lr_owns(l, j)); }
@@ -561,25 +572,17 @@ fn lr_axpy(acc: ptr<function, array<vec4<f32>, HV>>, w: f32, x: ptr<function, ar
 @compute @workgroup_size(8)
 fn attention_forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                         @builtin(subgroup_invocation_id) l: u32) {
+  let g = wg_linear(wid, nwg);   // this subgroup's row group (the same in every lane)
+  if (g >= lr_groups(fw)) { return; }
+  let G = lr_group(fw, g);
   let T = fw.t;
-  let NH = fw.nh;
-  let TG = (T + LANES - 1u) / LANES;  // row groups per (b, h)
-  let g = wg_linear(wid, nwg);        // this subgroup's row group (the same in every lane)
-  if (g >= fw.b * NH * TG) { return; }
-  let t0 = (g % TG) * LANES;
-  let bh = g / TG;
-  let h = bh % NH;
-  let b = bh / NH;
-  let C = NH * HS;
-  let C3 = 3u * C;
-  let tlast = min(t0 + LANES - 1u, T - 1u);  // the group's last row that exists
-  let k0 = b * T * C3 + C + h * HS;   // head h's key at position 0; its value follows at +C
+  let k0 = G.b * T * G.C3 + G.C + G.h * HS;   // head h's key at position 0; its value follows at +C
 
   var p: array<vec4<f32>, CPL>;       // this lane's part of a vector
   var x: array<vec4<f32>, HV>;        // a whole vector
-  var q: array<vec4<f32>, HV>;        // the lane's query (row t0 + l, clamped to tlast), times scale
+  var q: array<vec4<f32>, HV>;        // the lane's query (row G.r0 + l, clamped to G.rlast), times scale
   for (var r = 0u; r < lr_rows(nwg); r++) {
-    lr_part_qkv((b * T + min(t0 + r, tlast)) * C3 + h * HS, l, &p);
+    lr_part_qkv((G.b * T + min(G.r0 + r, G.rlast)) * G.C3 + G.h * HS, l, &p);
     lr_gather(&p, &x);
     lr_keep(&q, &x, l == r);
   }
@@ -590,18 +593,18 @@ fn attention_forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
   var lsum = 0.0;                     // running sum of exp(score - m)
   // keys up to the group's last row (never past it); in each lane, keys after its row are
   // selected out (weight exactly 0, never touching the sums)
-  for (var s = 0u; s <= tlast; s++) {
-    let kb = k0 + s * C3;
+  for (var s = 0u; s <= G.rlast; s++) {
+    let kb = k0 + s * G.C3;
     lr_part_qkv(kb, l, &p);
     lr_gather(&p, &x);
-    let valid = s <= t0 + l;
+    let valid = s <= G.r0 + l;
     let sc = select(LOWEST, lr_dot(&q, &x), valid);
     let m_new = max(m, sc);
     let corr = exp(m - m_new);
     let w = select(0.0, exp(sc - m_new), valid);
     lsum = lsum * corr + w;
     m = m_new;
-    lr_part_qkv(kb + C, l, &p);
+    lr_part_qkv(kb + G.C, l, &p);
     lr_gather(&p, &x);
     for (var i = 0u; i < HV; i++) { acc[i] = select(acc[i] * corr, fma(vec4<f32>(w), x[i], acc[i] * corr), valid); }
   }
@@ -609,35 +612,27 @@ fn attention_forward_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
   let inv_l = 1.0 / lsum;
   for (var i = 0u; i < HV; i++) { acc[i] *= inv_l; }
   for (var r = 0u; r < lr_rows(nwg); r++) {
-    // every lane stores its part of row t0 + r's output (lane r's)
+    // every lane stores its part of row G.r0 + r's output (lane r's)
     lr_from(&acc, r, &x);
-    if (t0 + r < T) {
-      let ob = (b * T + t0 + r) * C + h * HS;
+    if (G.r0 + r < T) {
+      let ob = (G.b * T + G.r0 + r) * G.C + G.h * HS;
       for (var j = 0u; j < CPL; j++) {
         if (lr_owns(l, j)) { out_store(ob, lr_vec(l, j), lr_pick(&x, j, l)); }
       }
     }
   }
-  if (t0 + l < T) { lse_out[bh * T + t0 + l] = m + log(lsum); }
+  if (G.r0 + l < T) { lse_out[G.bh * T + G.r0 + l] = m + log(lsum); }
 }
 
 @compute @workgroup_size(8)
 fn attention_backward_dq_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                             @builtin(subgroup_invocation_id) l: u32) {
+  let g = wg_linear(wid, nwg);   // this subgroup's row group (the same in every lane)
+  if (g >= lr_groups(bw)) { return; }
+  let G = lr_group(bw, g);
   let T = bw.t;
-  let NH = bw.nh;
   let scale = bw.scale;
-  let TG = (T + LANES - 1u) / LANES;
-  let g = wg_linear(wid, nwg);
-  if (g >= bw.b * NH * TG) { return; }
-  let t0 = (g % TG) * LANES;
-  let bh = g / TG;
-  let h = bh % NH;
-  let b = bh / NH;
-  let C = NH * HS;
-  let C3 = 3u * C;
-  let tlast = min(t0 + LANES - 1u, T - 1u);
-  let k0 = b * T * C3 + C + h * HS;
+  let k0 = G.b * T * G.C3 + G.C + G.h * HS;
 
   var p: array<vec4<f32>, CPL>;
   var x: array<vec4<f32>, HV>;
@@ -646,30 +641,30 @@ fn attention_backward_dq_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_
   var dO: array<vec4<f32>, HV>;   // and its dout
   var D = 0.0;                    // dout_t . out_t
   for (var r = 0u; r < lr_rows(nwg); r++) {
-    let rt = min(t0 + r, tlast);
-    lr_part_in((b * T + rt) * C3 + h * HS, l, &p);
+    let rt = min(G.r0 + r, G.rlast);
+    lr_part_in((G.b * T + rt) * G.C3 + G.h * HS, l, &p);
     lr_gather(&p, &x);
     lr_keep(&q, &x, l == r);
-    lr_part_dout((b * T + rt) * C + h * HS, l, &p);
+    lr_part_dout((G.b * T + rt) * G.C + G.h * HS, l, &p);
     lr_gather(&p, &x);
     lr_keep(&dO, &x, l == r);
-    lr_part_out((b * T + rt) * C + h * HS, l, &p);
+    lr_part_out((G.b * T + rt) * G.C + G.h * HS, l, &p);
     lr_gather(&p, &y);
     D = select(D, lr_dot(&x, &y), l == r);
   }
   for (var i = 0u; i < HV; i++) { q[i] *= scale; }
-  let row = bh * T + min(t0 + l, tlast);
+  let row = G.bh * T + min(G.r0 + l, G.rlast);
   let L = lse_in[row];
-  if (t0 + l < T) { d_out[row] = D; }
+  if (G.r0 + l < T) { d_out[row] = D; }
 
   var dq: array<vec4<f32>, HV>;
-  for (var s = 0u; s <= tlast; s++) {
-    let kb = k0 + s * C3;
+  for (var s = 0u; s <= G.rlast; s++) {
+    let kb = k0 + s * G.C3;
     lr_part_in(kb, l, &p);
     lr_gather(&p, &x);        // k_s
-    lr_part_in(kb + C, l, &p);
+    lr_part_in(kb + G.C, l, &p);
     lr_gather(&p, &y);        // v_s
-    let valid = s <= t0 + l;
+    let valid = s <= G.r0 + l;
     let ds = select(0.0, exp(lr_dot(&q, &x) - L) * (lr_dot(&dO, &y) - D), valid);
     lr_axpy(&dq, ds, &x);
   }
@@ -677,8 +672,8 @@ fn attention_backward_dq_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_
   for (var i = 0u; i < HV; i++) { dq[i] *= scale; }
   for (var r = 0u; r < lr_rows(nwg); r++) {
     lr_from(&dq, r, &x);
-    if (t0 + r < T) {
-      let qb = (b * T + t0 + r) * C3 + h * HS;
+    if (G.r0 + r < T) {
+      let qb = (G.b * T + G.r0 + r) * G.C3 + G.h * HS;
       for (var j = 0u; j < CPL; j++) {
         if (lr_owns(l, j)) { dqkv_add(qb, lr_vec(l, j), lr_pick(&x, j, l)); }
       }
@@ -689,33 +684,25 @@ fn attention_backward_dq_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_
 @compute @workgroup_size(8)
 fn attention_backward_dkv_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                              @builtin(subgroup_invocation_id) l: u32) {
+  let g = wg_linear(wid, nwg);   // this subgroup's row group (the same in every lane)
+  if (g >= lr_groups(kv)) { return; }
+  let G = lr_group(kv, g);
   let T = kv.t;
-  let NH = kv.nh;
   let scale = kv.scale;
-  let TG = (T + LANES - 1u) / LANES;
-  let g = wg_linear(wid, nwg);
-  if (g >= kv.b * NH * TG) { return; }
-  let s0 = (g % TG) * LANES;
-  let bh = g / TG;
-  let h = bh % NH;
-  let b = bh / NH;
-  let C = NH * HS;
-  let C3 = 3u * C;
-  let slast = min(s0 + LANES - 1u, T - 1u);
-  let q0 = b * T * C3 + h * HS;   // head h's query at position 0
-  let o0 = b * T * C + h * HS;    // and its dout
+  let q0 = G.b * T * G.C3 + G.h * HS;   // head h's query at position 0
+  let o0 = G.b * T * G.C + G.h * HS;    // and its dout
 
   var p: array<vec4<f32>, CPL>;
   var x: array<vec4<f32>, HV>;
   var y: array<vec4<f32>, HV>;
-  var k: array<vec4<f32>, HV>;    // the lane's key row (s0 + l, clamped to slast), times scale
+  var k: array<vec4<f32>, HV>;    // the lane's key row (G.r0 + l, clamped to G.rlast), times scale
   var v: array<vec4<f32>, HV>;    // and its value
   for (var r = 0u; r < lr_rows(nwg); r++) {
-    let kb = (b * T + min(s0 + r, slast)) * C3 + C + h * HS;
+    let kb = (G.b * T + min(G.r0 + r, G.rlast)) * G.C3 + G.C + G.h * HS;
     lr_part_in(kb, l, &p);
     lr_gather(&p, &x);
     lr_keep(&k, &x, l == r);
-    lr_part_in(kb + C, l, &p);
+    lr_part_in(kb + G.C, l, &p);
     lr_gather(&p, &x);
     lr_keep(&v, &x, l == r);
   }
@@ -724,28 +711,28 @@ fn attention_backward_dkv_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num
   var dk: array<vec4<f32>, HV>;
   var dv: array<vec4<f32>, HV>;
   // queries from the group's first key on; in each lane, queries before its key are selected out
-  for (var t = s0; t < T; t++) {
-    lr_part_in(q0 + t * C3, l, &p);
+  for (var t = G.r0; t < T; t++) {
+    lr_part_in(q0 + t * G.C3, l, &p);
     lr_gather(&p, &x);        // q_t
-    lr_part_dout(o0 + t * C, l, &p);
+    lr_part_dout(o0 + t * G.C, l, &p);
     lr_gather(&p, &y);        // dout_t
-    let valid = t >= s0 + l;
-    let w = select(0.0, exp(lr_dot(&k, &x) - kv_lse[bh * T + t]), valid);
-    let ds = select(0.0, w * (lr_dot(&v, &y) - kv_d[bh * T + t]), valid);
+    let valid = t >= G.r0 + l;
+    let w = select(0.0, exp(lr_dot(&k, &x) - kv_lse[G.bh * T + t]), valid);
+    let ds = select(0.0, w * (lr_dot(&v, &y) - kv_d[G.bh * T + t]), valid);
     lr_axpy(&dk, ds, &x);
     lr_axpy(&dv, w, &y);
   }
 
   for (var i = 0u; i < HV; i++) { dk[i] *= scale; }
   for (var r = 0u; r < lr_rows(nwg); r++) {
-    if (s0 + r < T) {
-      let kb = (b * T + s0 + r) * C3 + C + h * HS;
+    if (G.r0 + r < T) {
+      let kb = (G.b * T + G.r0 + r) * G.C3 + G.C + G.h * HS;
       lr_from(&dk, r, &x);
       lr_from(&dv, r, &y);
       for (var j = 0u; j < CPL; j++) {
         if (lr_owns(l, j)) {
           dqkv_add(kb, lr_vec(l, j), lr_pick(&x, j, l));
-          dqkv_add(kb + C, lr_vec(l, j), lr_pick(&y, j, l));
+          dqkv_add(kb + G.C, lr_vec(l, j), lr_pick(&y, j, l));
         }
       }
     }
