@@ -17,7 +17,8 @@
 // = NaN once e^2u overflows (|u| > ~44). tanh(10) = 1 - 4e-9 already rounds to 1 in fp32, so the
 // argument is clamped to [-10, 10]: exact in fp32 and NaN-free. Where the clamp is active the
 // derivative's tanh' term (< 2e-7) is taken as 0, which also keeps x^2 from overflowing into
-// 0 * inf for huge |x|.
+// 0 * inf for huge |x|. The backward computes tanh and tanh' from one exp(2u) instead of tanh
+// and cosh: 1.9-2.0 -> 1.5 ms per (768, 512) call on lavapipe.
 
 const WG: u32 = 256u;
 const GELU_SCALE: f32 = 0.7978845608028654;  // sqrt(2/pi)
@@ -62,10 +63,13 @@ fn gelu_backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   if (i >= bw.n) { return; }
   let x = inp[i];
   let u = gelu_arg(x);
-  let th = tanh(u);
-  // tanh' = 1 / cosh^2: accurate where 1 - tanh^2 cancels (|u| > 2); |u| <= 10 keeps cosh^2 < 2e8
-  let ch = cosh(u);
-  let sech2 = 1.0 / (ch * ch);
+  // tanh and tanh' = sech^2 from one exponential, e = e^2u (|u| <= 10 keeps (e + 1)^2 < 3e17):
+  // tanh(u) = 1 - 2 / (e + 1), sech^2(u) = 4 e / (e + 1)^2, which does not cancel where
+  // 1 - tanh^2 would (|u| > 2)
+  let e = exp(2.0 * u);
+  let inv = 1.0 / (e + 1.0);
+  let th = 1.0 - 2.0 * inv;
+  let sech2 = 4.0 * e * inv * inv;
   let through_tanh = 0.5 * x * sech2 * GELU_SCALE * (1.0 + 3.0 * GELU_CUBIC * x * x);
   let local_grad = 0.5 * (1.0 + th) + select(through_tanh, F(0.0), abs(u) >= F(TANH_CLAMP));
   dinp[i] += local_grad * dout[i];

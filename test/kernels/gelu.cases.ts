@@ -8,7 +8,7 @@ import { geluBackwardRef, geluForwardRef } from './gelu.ref.ts';
 // built from exp (~1e-7 absolute near 0, a few ulp elsewhere). Measured on lavapipe over
 // x in [-20, 20]: forward <= 6e-7 (1 ulp of gelu ~ 5), gelu' <= 2e-7; dout ~ N(0,1) scales the
 // latter. 5e-6 leaves room for other drivers' tanh; a formula or indexing error is >= 1e-3.
-const TOL: Tolerance = { atol: 5e-6, rtol: 2e-6, reason: 'elementwise fp32, driver tanh/cosh within a few ulp' };
+const TOL: Tolerance = { atol: 5e-6, rtol: 2e-6, reason: 'elementwise fp32, the driver\'s tanh (forward) and exp (backward) within a few ulp' };
 
 const SHAPES: number[][] = [
   [3, 17, 4 * 48], // batch 3, T 17, the MLP width 4C of C = 48
