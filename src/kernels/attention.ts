@@ -13,6 +13,10 @@ import { dims as uniformDims } from './uniforms.ts';
 
 const WG = 64; // invocations per workgroup, one group of rows (of one (b, h)) each
 const LANES = 8; // the row-per-lane kernels (*_sg): a workgroup is one subgroup of (at least) 8 lanes, one row each
+// Largest head size the row-per-lane kernels take by default. Each lane holds whole head vectors,
+// unrolled: at HS = 256 on lavapipe they compiled 3.7x slower than the per-invocation kernels and
+// ran 1.4x slower; at 128, 2.2x slower to compile (once) but 3x faster to run (bench/README.md).
+const LANE_MAX_HEAD_SIZE = 128;
 
 /**
  * Largest head size accepted. The key-row backward pass keeps 4 * QR HS-long f32 arrays in private
@@ -56,14 +60,14 @@ export interface AttentionOptions {
    * The row-per-lane kernels (`*_sg` in shaders/attention.wgsl): one subgroup of 8 lanes per 8
    * rows, the other side's vectors loaded an eighth per lane and shared by subgroupBroadcast.
    * Needs the 'subgroups' feature with at least 8 lanes (LimitError otherwise). Default: on CPU
-   * adapters that have it (lavapipe), unless `rows` is given (`rows` picks the per-invocation
-   * kernels, so the two cannot be combined).
+   * adapters that have it (lavapipe), for head sizes up to 128, unless `rows` is given (`rows`
+   * picks the per-invocation kernels, so the two cannot be combined).
    */
   subgroups?: boolean;
 }
 
 /** True when the row-per-lane kernels run: forced by `opts`, or the default described there. */
-function rowPerLane(gpu: Gpu, opts: AttentionOptions): boolean {
+function rowPerLane(gpu: Gpu, opts: AttentionOptions, HS: number): boolean {
   const has = subgroupLanes(gpu) >= LANES;
   if (opts.subgroups && opts.rows !== undefined) {
     throw new ShapeError(`attention: rows per invocation (${opts.rows}) belongs to the per-invocation kernels and cannot be combined with subgroups: true`);
@@ -71,7 +75,7 @@ function rowPerLane(gpu: Gpu, opts: AttentionOptions): boolean {
   if (opts.subgroups && !has) {
     throw new LimitError("subgroup lanes (feature 'subgroups', smallest subgroup)", LANES, subgroupLanes(gpu), 'attention with subgroups: true');
   }
-  return opts.subgroups ?? (opts.rows === undefined && has && !prefersGpuKernels(gpu));
+  return opts.subgroups ?? (opts.rows === undefined && has && !prefersGpuKernels(gpu) && HS <= LANE_MAX_HEAD_SIZE);
 }
 
 function rowsPerInvocation(gpu: Gpu, HS: number, want?: number): number {
@@ -125,7 +129,7 @@ export function attentionForward(gpu: Gpu, out: Tensor, lse: Tensor, qkv: Tensor
   expectShape(op, 'lse', lse, [B, NH, T]);
   expectDistinct(op, out, qkv, 'out and qkv');
   expectDistinct(op, lse, qkv, 'lse and qkv');
-  launch(gpu, 'attention_forward', [out, lse, qkv], B, T, NH, HS, rowsPerInvocation(gpu, HS, opts.rows), rowPerLane(gpu, opts));
+  launch(gpu, 'attention_forward', [out, lse, qkv], B, T, NH, HS, rowsPerInvocation(gpu, HS, opts.rows), rowPerLane(gpu, opts, HS));
 }
 
 /**
@@ -147,7 +151,7 @@ export function attentionBackward(gpu: Gpu, dqkv: Tensor, dout: Tensor, qkv: Ten
   }
   const D = scratch(gpu, B * NH * T);
   const QR = rowsPerInvocation(gpu, HS, opts.rows);
-  const perLane = rowPerLane(gpu, opts);
+  const perLane = rowPerLane(gpu, opts, HS);
   launch(gpu, 'attention_backward_dq', [dqkv, dout, qkv, out, lse, D], B, T, NH, HS, QR, perLane);
   launch(gpu, 'attention_backward_dkv', [dqkv, dout, qkv, lse, D], B, T, NH, HS, QR, perLane);
 }

@@ -237,6 +237,28 @@ cases.push({
 });
 
 cases.push({
+  name: 'by default a row per lane only up to HS = 128 (on a CPU adapter with 8-lane subgroups): HS 128 and 132',
+  async run(gpu) {
+    const perLane = subgroupLanes(gpu) >= 8 && gpu.report.isSoftware;
+    const rec = recordDispatches(gpu);
+    try {
+      for (const HS of [128, 132]) {
+        const d: AttentionDims = { B: 1, T: 5, C: HS, NH: 1 };
+        const x = randn(d.T * 3 * HS, HS);
+        const qkv = gpu.tensor([1, d.T, 3 * HS], Float32Array.from(x)), out = gpu.tensor([1, d.T, HS]), lse = gpu.tensor([1, 1, d.T]);
+        attentionForward(gpu, out, lse, qkv, 1);
+        assertClose(`out (HS ${HS})`, await gpu.read(out), attentionForwardRef(x, d).out, TOL_OUT);
+        gpu.release(qkv, out, lse);
+      }
+    } finally {
+      rec.restore();
+    }
+    const want = [`attention.attention_forward${perLane ? '_sg' : ''}`, 'attention.attention_forward'];
+    assert(rec.entries.join() === want.join(), `dispatched ${rec.entries.join(', ')}, want ${want.join(', ')}`);
+  },
+});
+
+cases.push({
   name: 'wrong shapes are rejected with the shapes in the message',
   run(gpu) {
     const [B, T, C, NH] = [2, 5, 16, 4];
