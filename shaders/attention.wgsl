@@ -47,7 +47,7 @@
 //     B and T.
 //   - Where the device has subgroups of at least 8 lanes and is a CPU adapter (lavapipe), the
 //     row-per-lane kernels at the end of this file (`*_sg`, module define SUBGROUPS) replace
-//     these three: no private array indexed by a loop variable at all; there the forward runs
+//     these three for heads up to 128: no private array indexed by a loop variable at all; there the forward runs
 //     1.2-1.5x and the backward 2-5x faster, and they compile 2-3x faster (bench/README.md;
 //     src/kernels/attention.ts picks).
 //
