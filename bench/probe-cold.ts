@@ -7,26 +7,15 @@
  *   MESA_SHADER_CACHE_DISABLE=true npx tsx bench/probe-cold.ts [small|wide]
  */
 import { Gpu } from '../src/gpu/context.ts';
-import { GPT } from '../src/model/gpt.ts';
-import { Trainer, type BatchSource } from '../src/train/trainer.ts';
+import { TRAIN_CONFIGS, makeTrainer } from './train.ts';
 
 const name = process.argv[2] ?? 'small';
-const cfg = name === 'wide' ? { L: 6, C: 384, NH: 6, T: 256, B: 8 } : { L: 4, C: 128, NH: 4, T: 64, B: 12 };
-const V = 99;
-const batches: BatchSource = {
-  next(B: number, T: number) {
-    const inputs = new Int32Array(B * T), targets = new Int32Array(B * T);
-    for (let i = 0; i < B * T; i++) { inputs[i] = (i * 7) % V; targets[i] = (i * 13) % V; }
-    return { inputs, targets };
-  },
-  getState: () => 0,
-  setState: () => {},
-};
+const cfg = TRAIN_CONFIGS.find((c) => c.name === name);
+if (!cfg) throw new Error(`config: ${TRAIN_CONFIGS.map((c) => c.name).join(' or ')}, got ${name}`);
 const t0 = performance.now();
 const gpu = await Gpu.create();
 const t1 = performance.now();
-const model = GPT.create(gpu, { vocabSize: V, blockSize: cfg.T, nLayer: cfg.L, nHead: cfg.NH, nEmbd: cfg.C }, { seed: 1 });
-const trainer = new Trainer(model, batches, null, { steps: 1 << 30, batchSize: cfg.B, seqLen: cfg.T, lr: 1e-3, warmupSteps: 0 });
+const trainer = makeTrainer(gpu, cfg);
 const t2 = performance.now();
 gpu.startProfile();
 await trainer.trainStep(false);

@@ -8,13 +8,13 @@
  * --a / --b: gpu.kernelDefaults of the two variants (default {"attention":{"subgroups":false}}
  * and {}: the per-invocation attention kernels against the defaults). One warm-up batch of each
  * (compiles), then R rounds of S steps of A, then S of B, wall clock to the GPU being done
- * (random token batches, one seeded model: speed does not depend on the data). Prints ms per
+ * (bench/train.ts's trainer: random token batches, one seeded model; speed does not depend on
+ * the data). Prints ms per
  * step per round, the medians, and A / B per round.
  */
 import { Gpu } from '../src/gpu/context.ts';
 import { describeAdapter } from '../src/gpu/device.ts';
-import { GPT } from '../src/model/gpt.ts';
-import { Trainer, type BatchSource } from '../src/train/trainer.ts';
+import { TRAIN_CONFIGS, makeTrainer } from './train.ts';
 
 const args = process.argv.slice(2);
 const value = (f: string) => {
@@ -22,13 +22,8 @@ const value = (f: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 const name = value('--config') ?? 'small';
-const CONFIGS: Record<string, { L: number; C: number; NH: number; T: number; B: number }> = {
-  small: { L: 4, C: 128, NH: 4, T: 64, B: 12 },
-  wide: { L: 6, C: 384, NH: 6, T: 256, B: 8 },
-};
-const cfg = CONFIGS[name];
-if (!cfg) throw new Error(`--config: small or wide, got ${name}`);
-const V = 99;
+const cfg = TRAIN_CONFIGS.find((c) => c.name === name);
+if (!cfg) throw new Error(`--config: ${TRAIN_CONFIGS.map((c) => c.name).join(' or ')}, got ${name}`);
 const variants: Record<'A' | 'B', Gpu['kernelDefaults']> = {
   A: JSON.parse(value('--a') ?? '{"attention":{"subgroups":false}}'),
   B: JSON.parse(value('--b') ?? '{}'),
@@ -36,22 +31,9 @@ const variants: Record<'A' | 'B', Gpu['kernelDefaults']> = {
 const ROUNDS = Number(value('--rounds') ?? (name === 'wide' ? 4 : 8));
 const STEPS = Number(value('--steps') ?? (name === 'wide' ? 1 : 8));
 
-let seed = 1;
-const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
-const batches: BatchSource = {
-  next(B: number, T: number) {
-    const inputs = Int32Array.from({ length: B * T }, () => Math.floor(rand() * V));
-    const targets = Int32Array.from({ length: B * T }, () => Math.floor(rand() * V));
-    return { inputs, targets };
-  },
-  getState: () => seed,
-  setState: (s: unknown) => void (seed = s as number),
-};
-
 const gpu = await Gpu.create();
-console.log(`adapter: ${describeAdapter(gpu.report)}; ${name} (L=${cfg.L} C=${cfg.C} NH=${cfg.NH} T=${cfg.T} B=${cfg.B} V=${V}); A = ${JSON.stringify(variants.A)}, B = ${JSON.stringify(variants.B)}; ${ROUNDS} rounds of ${STEPS} steps`);
-const model = GPT.create(gpu, { vocabSize: V, blockSize: cfg.T, nLayer: cfg.L, nHead: cfg.NH, nEmbd: cfg.C }, { seed: 1 });
-const trainer = new Trainer(model, batches, null, { steps: 1 << 30, batchSize: cfg.B, seqLen: cfg.T, lr: 1e-3, warmupSteps: 0 });
+console.log(`adapter: ${describeAdapter(gpu.report)}; ${name} (L=${cfg.L} C=${cfg.C} NH=${cfg.NH} T=${cfg.T} B=${cfg.B} V=${cfg.V}); A = ${JSON.stringify(variants.A)}, B = ${JSON.stringify(variants.B)}; ${ROUNDS} rounds of ${STEPS} steps`);
+const trainer = makeTrainer(gpu, cfg);
 async function msPerStep(v: 'A' | 'B'): Promise<number> {
   gpu.kernelDefaults = variants[v];
   const t0 = performance.now();

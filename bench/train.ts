@@ -103,7 +103,7 @@ const median = (xs: number[]) => {
 const round = (x: number, d = 4) => Number(x.toPrecision(d));
 
 /** Random token batches (speed does not depend on the data), seeded. */
-class RandomBatches implements BatchSource {
+export class RandomBatches implements BatchSource {
   private s: number;
   private readonly V: number;
   constructor(V: number, seed = 1) {
@@ -135,7 +135,8 @@ function gptConfig(c: GptShape): GPTConfig {
   return { vocabSize: c.V, blockSize: c.T, nLayer: c.L, nHead: c.NH, nEmbd: c.C };
 }
 
-function makeTrainer(gpu: Gpu, c: TrainConfig): Trainer {
+/** The benchmark's trainer for config c: a seeded model on random batches, constant learning rate. */
+export function makeTrainer(gpu: Gpu, c: TrainConfig): Trainer {
   const model = GPT.create(gpu, gptConfig(c), { seed: 1 });
   return new Trainer(model, new RandomBatches(c.V), null, { steps: 1 << 30, batchSize: c.B, seqLen: c.T, lr: 1e-3, warmupSteps: 0 });
 }
