@@ -49,7 +49,7 @@ alias F = f32;
 @group(0) @binding(1) var<storage, read> grads: array<F>;         // (n)
 @group(0) @binding(2) var<storage, read_write> m: array<F>;       // (n) first moment
 @group(0) @binding(3) var<storage, read_write> v: array<F>;       // (n) second moment
-@group(0) @binding(4) var<storage, read> hp: Hyperparams;
+@group(0) @binding(4) var<uniform> hp: Hyperparams;
 @group(0) @binding(5) var<storage, read> norm_sq: array<f32>;     // (1): clipping, and the non-finite skip
 @group(0) @binding(6) var<uniform> group: Group;
 

@@ -38,13 +38,15 @@ export interface AdamWHyperparams {
  */
 export class AdamW {
   private readonly gpu: Gpu;
-  /** (10) f32, the Hyperparams struct of shaders/adamw.wgsl. */
+  /** (12) f32, the Hyperparams struct of shaders/adamw.wgsl (10 words) and padding. */
   private readonly hp: Tensor;
   private current: Required<AdamWHyperparams> | null = null;
 
   constructor(gpu: Gpu) {
     this.gpu = gpu;
-    this.hp = gpu.tensor([10], undefined, 'f32', 'adamw.hyperparams');
+    // bound as a uniform buffer (12 words: the struct's 10, padded to 16 bytes): every invocation
+    // reads every field, and on lavapipe a uniform load costs a fraction of a storage load
+    this.hp = gpu.tensor([12], undefined, 'f32', 'adamw.hyperparams');
   }
 
   /** The hyperparameters last set (null before the first setHyperparams). */
@@ -69,7 +71,7 @@ export class AdamW {
     const biasCorrection1 = 1 - Math.pow(beta1, step);
     const biasCorrection2 = 1 - Math.pow(beta2, step);
     // Same field order as struct Hyperparams in shaders/adamw.wgsl.
-    this.gpu.write(this.hp, new Float32Array([lr, beta1, beta2, eps, 1 - beta1, 1 - beta2, biasCorrection1, biasCorrection2, gradScale, maxGradNorm]));
+    this.gpu.write(this.hp, new Float32Array([lr, beta1, beta2, eps, 1 - beta1, 1 - beta2, biasCorrection1, biasCorrection2, gradScale, maxGradNorm, 0, 0]));
     this.current = full;
   }
 
