@@ -1,6 +1,6 @@
 /** GPU cases for matmul (forward, backward, batched), run in Node and in Chromium. */
-import { biasBackward, hasSubgroupWindows, matmul, matmulBackward, matmulForward, type BatchedMatmulOptions } from '../../src/kernels/matmul.ts';
-import type { GpuCase } from '../util/cases.ts';
+import { biasBackward, matmul, matmulBackward, matmulForward, type BatchedMatmulOptions } from '../../src/kernels/matmul.ts';
+import { subgroupsMissing, type GpuCase } from '../util/cases.ts';
 import { assert, assertClose, assertThrows, randn, type Tolerance } from '../util/check.ts';
 import { recordDispatches } from '../util/dispatches.ts';
 import { batchedMatmulRef, matmulBackwardRef, matmulForwardRef } from './matmul.ref.ts';
@@ -126,7 +126,7 @@ for (const { kernel, batch, M, N, K, splitK = 1, subgroups, kMajor, transposedC 
     cases.push({
       name: `${kernel} kernel${variant}${splitK > 1 ? ` split-K ${splitK}` : ''} batch=${batch} M=${M} N=${N} K=${K} transA=${transA} transB=${transB} (accumulate, alpha, bias)`,
       async run(gpu) {
-        if (subgroupsMissing(gpu, { kernel, subgroups }, M, N, K)) return;
+        if (matmulSubgroupsMissing(gpu, { kernel, subgroups }, M, N, K)) return;
         const a = randn(batch * M * K, 20), b = randn(batch * K * N, 21), c0 = randn(batch * M * N, 22), bv = randn(N, 23);
         const ta = gpu.tensor([batch * M * K], Float32Array.from(a));
         const tb = gpu.tensor([batch * K * N], Float32Array.from(b));
@@ -162,16 +162,16 @@ for (const slices of [true, false]) {
   });
 }
 
-/**
- * True (after checking the error) when `opts` force the subgroup windows kernel on an adapter
- * without subgroups of 8 lanes (SwiftShader): there, forcing it must throw a LimitError.
- */
-function subgroupsMissing(gpu: Parameters<GpuCase['run']>[0], opts: BatchedMatmulOptions, M: number, N: number, K: number): boolean {
-  if (!opts.subgroups || hasSubgroupWindows(gpu)) return false;
-  const t = gpu.tensor([M * N * K]);
-  assertThrows(() => matmul(gpu, t, t, t, M, N, K, opts), 'LimitError', /subgroups: true needs subgroup lanes .* >= 8, but the device has \d+/);
-  gpu.release(t);
-  return true;
+/** subgroupsMissing (test/util/cases.ts) for a matmul of this shape with `opts`. */
+function matmulSubgroupsMissing(gpu: Parameters<GpuCase['run']>[0], opts: BatchedMatmulOptions, M: number, N: number, K: number): boolean {
+  return subgroupsMissing(gpu, opts.subgroups, () => {
+    const t = gpu.tensor([M * N * K]);
+    try {
+      matmul(gpu, t, t, t, M, N, K, opts);
+    } finally {
+      gpu.release(t);
+    }
+  });
 }
 
 /** C (M, N) = A . B with `opts`, into a C pre-filled with 7s (stale values must not leak in), vs the reference. */
@@ -179,7 +179,7 @@ function overwriteCase(name: string, [M, N, K]: [number, number, number], opts: 
   return {
     name,
     async run(gpu) {
-      if (subgroupsMissing(gpu, opts, M, N, K)) return;
+      if (matmulSubgroupsMissing(gpu, opts, M, N, K)) return;
       const a = randn(M * K, seed), b = randn(K * N, seed + 1);
       const ta = gpu.tensor([M * K], Float32Array.from(a));
       const tb = gpu.tensor([K * N], Float32Array.from(b));
@@ -226,7 +226,7 @@ for (const subgroups of [false, true]) {
     name: `windows kernel${subgroups ? ' (subgroups)' : ' (no subgroups)'}: operands read in place next to NaNs, (M, N, K) = (130, 70, 64), (5, 131, 32)`,
     async run(gpu) {
       for (const [M, N, K] of [[130, 70, 64], [5, 131, 32]]) {
-        if (subgroupsMissing(gpu, { kernel: 'windows', subgroups }, M, N, K)) return;
+        if (matmulSubgroupsMissing(gpu, { kernel: 'windows', subgroups }, M, N, K)) return;
         const a = randn(M * K, 70), b = randn(N * K, 71), bv = randn(N, 72);
         // A at 0, B (stored (N, K): op(B)^T = B) and the bias at 256-byte aligned offsets, NaN around them
         const offB = Math.ceil((M * K) / 64) * 64, offBias = offB + Math.ceil((N * K) / 64) * 64;
@@ -258,7 +258,7 @@ for (const subgroups of [false, true]) {
     async run(gpu) {
       for (const K of [768, 600]) {
         const [M, N] = [128, 128];
-        if (subgroupsMissing(gpu, { kernel: 'windows', subgroups }, M, N, K)) return;
+        if (matmulSubgroupsMissing(gpu, { kernel: 'windows', subgroups }, M, N, K)) return;
         const a = randn(K * M, 73), b = randn(K * N, 74), c0 = randn(M * N, 75);
         const offB = K * M + 4096, total = offB + K * N + 16384;
         const buf = gpu.tensor([total], new Float32Array(total).fill(NaN));
@@ -281,7 +281,7 @@ cases.push({
   name: 'windows kernel (subgroups): k-major forced at K = 9, (M, N) = (37, 130); rejected unless transA and not transB',
   async run(gpu) {
     const [M, N, K] = [37, 130, 9];
-    if (subgroupsMissing(gpu, { kernel: 'windows', subgroups: true }, M, N, K)) return;
+    if (matmulSubgroupsMissing(gpu, { kernel: 'windows', subgroups: true }, M, N, K)) return;
     const a = randn(K * M, 76), b = randn(K * N, 77);
     const ta = gpu.tensor([K, M], Float32Array.from(a)), tb = gpu.tensor([K, N], Float32Array.from(b));
     const tc = gpu.tensor([M, N], new Float32Array(M * N).fill(7));
