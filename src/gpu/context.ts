@@ -167,7 +167,9 @@ export class Gpu {
   private dummyTensor: Tensor | null = null;
   /** A 1-element tensor bound where a kernel's optional input (e.g. bias) is absent. */
   dummy(): Tensor {
-    if (!this.dummyTensor) this.dummyTensor = this.tensor([1], [0], 'f32', 'dummy');
+    // no write: WebGPU zero-fills new buffers, and a write here, in the middle of recording,
+    // would split the submission
+    if (!this.dummyTensor) this.dummyTensor = this.tensor([1], undefined, 'f32', 'dummy');
     return this.dummyTensor;
   }
 
