@@ -6,6 +6,7 @@
  * offers, never more, and report the adapter so users can see what they are training on.
  */
 import { NoAdapterError, WebGPUUnavailableError } from '../errors.ts';
+import { installPollThrottle } from './node-poll.ts';
 
 /** What we know about the adapter in use. */
 export interface AdapterReport {
@@ -36,6 +37,13 @@ export interface AcquireOptions {
   requiredLimits?: Record<string, number>;
   /** Dawn toggles/options for Node, e.g. ['backend=vulkan']. */
   dawnOptions?: string[];
+  /**
+   * Node only: leave Dawn for Node's busy polling as it is. By default the first Gpu of a process
+   * spaces Dawn's polls out by a timer tick after the first poll of each wait, so that the main
+   * thread does not spin a whole core while it waits for the GPU (on lavapipe that core runs the
+   * kernels: steps 1.4-1.6x faster on 2 cores). See src/gpu/node-poll.ts.
+   */
+  busyPoll?: boolean;
 }
 
 /** Limits a GPT trainer wants as large as the adapter allows. */
@@ -130,6 +138,7 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     runtime = 'browser';
     tried.push('navigator.gpu');
   } else if (isNode()) {
+    if (!opts.busyPoll) installPollThrottle();
     const n = await nodeGpu(opts.dawnOptions ?? []);
     gpu = n.gpu;
     release = n.release;

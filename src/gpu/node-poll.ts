@@ -1,0 +1,87 @@
+/**
+ * Dawn for Node waits for the GPU by polling. While any of its promises is pending (mapAsync,
+ * onSubmittedWorkDone, popErrorScope, requestDevice), its AsyncRunner calls
+ * wgpuInstanceProcessEvents from a callback it passes to `globalThis.setImmediate`, and schedules
+ * the next call from inside that callback, with no pause (dawn/node/binding/AsyncRunner.cpp:
+ * "TODO(crbug.com/dawn/1127): We probably want to reduce the frequency at which this gets
+ * called"). The main thread spins at 100 % of a core for as long as the GPU works.
+ *
+ * On a CPU adapter that core is one the driver needs: lavapipe runs a dispatch on as many threads
+ * as there are cores, and compiles pipelines on its queue thread. Measured on the 2-core dev
+ * machine (`npx tsx bench/poll.ts`, bench/README.md): the main thread burned 2.0-2.2 s of CPU in
+ * 10 `small` steps of 2.5-2.7 s, and the steps ran 1.4-1.6x faster with the polls spaced out.
+ *
+ * installPollThrottle() wraps `globalThis.setImmediate` so that Dawn's polls, after the first one
+ * of a wait, wait for a timer tick (setTimeout 0, about 1 ms) instead of running back to back: a
+ * wait still notices completion within about a millisecond, and a promise that is ready at the
+ * first poll (an error scope) costs no delay at all. Only Dawn's callbacks are spaced out: they
+ * are the anonymous native functions N-API makes (name '' and `[native code]`); every other
+ * callback goes to the real setImmediate unchanged. Bound functions are native too but are named
+ * 'bound ...', so they pass through.
+ */
+
+const KEY = Symbol.for('wgpt.dawnPollThrottle');
+
+/** A poll scheduled within this many ms of the previous one waits for a timer tick. */
+const BURST_MS = 2;
+
+interface Throttle {
+  /** the setImmediate that was there before */
+  immediate: typeof setImmediate;
+  /** Dawn polls seen, and how many of them were spaced out with a timer */
+  polls: number;
+  deferred: number;
+}
+
+/** True for the anonymous native functions that N-API addons (Dawn for Node) create. */
+export function isAddonCallback(fn: unknown): boolean {
+  return typeof fn === 'function' && fn.name === '' && Function.prototype.toString.call(fn).includes('[native code]');
+}
+
+/**
+ * Space out Dawn for Node's polling (see the file comment). Idempotent; a no-op where there is no
+ * setImmediate (browsers).
+ */
+export function installPollThrottle(): void {
+  const g = globalThis as any;
+  if (g[KEY] || typeof g.setImmediate !== 'function') return;
+  const immediate: typeof setImmediate = g.setImmediate;
+  const state: Throttle = { immediate, polls: 0, deferred: 0 };
+  let last = -Infinity;
+  function throttledSetImmediate(this: unknown, fn: any, ...args: any[]): any {
+    if (isAddonCallback(fn)) {
+      const now = performance.now();
+      const burst = now - last < BURST_MS;
+      last = now;
+      state.polls++;
+      if (burst) {
+        state.deferred++;
+        return setTimeout(fn, 0, ...args);
+      }
+    }
+    return (immediate as any).call(this, fn, ...args);
+  }
+  // keep what hangs off the original (util.promisify.custom, __promisify__)
+  for (const k of Reflect.ownKeys(immediate)) {
+    if (k === 'length' || k === 'name' || k === 'prototype') continue;
+    const d = Object.getOwnPropertyDescriptor(immediate, k);
+    if (d) Object.defineProperty(throttledSetImmediate, k, d);
+  }
+  Object.defineProperty(g, KEY, { value: state, configurable: true });
+  g.setImmediate = throttledSetImmediate;
+}
+
+/** Remove the throttle (tests). */
+export function uninstallPollThrottle(): void {
+  const g = globalThis as any;
+  const state: Throttle | undefined = g[KEY];
+  if (!state) return;
+  g.setImmediate = state.immediate;
+  delete g[KEY];
+}
+
+/** Dawn polls seen since the throttle was installed, and how many waited for a timer; null without it. */
+export function pollStats(): { polls: number; deferred: number } | null {
+  const state: Throttle | undefined = (globalThis as any)[KEY];
+  return state ? { polls: state.polls, deferred: state.deferred } : null;
+}
