@@ -13,7 +13,7 @@ const name = process.argv[2] ?? 'small';
 const cfg = TRAIN_CONFIGS.find((c) => c.name === name);
 if (!cfg) throw new Error(`config: ${TRAIN_CONFIGS.map((c) => c.name).join(' or ')}, got ${name}`);
 const t0 = performance.now();
-const gpu = await Gpu.create();
+const gpu = await Gpu.create({ compileHelper: false }); // per-kernel compile times: this device compiles everything itself
 const t1 = performance.now();
 const trainer = makeTrainer(gpu, cfg);
 const t2 = performance.now();

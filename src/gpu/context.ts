@@ -8,7 +8,7 @@
  *  - readback, and errors surfaced as typed exceptions (shader compile, validation, device lost)
  */
 import { DeviceLostError, GPUValidationError, LimitError, ShaderCompileError, ShapeError, type ShaderMessage } from '../errors.ts';
-import { acquireDevice, type AcquireOptions, type AcquiredDevice, type AdapterReport } from './device.ts';
+import { acquireDevice, wantsCompileHelper, type AcquireOptions, type AcquiredDevice, type AdapterReport } from './device.ts';
 import { numel, type DType, type Tensor } from './tensor.ts';
 import { shaderSource } from './shaders.ts';
 
@@ -28,6 +28,26 @@ export interface DispatchOptions {
 }
 
 export interface MemoryStats { buffers: number; bytes: number; pipelines: number; bindGroups: number }
+
+/** A pipeline's first use: what precompile() needs to compile the same pipeline elsewhere. */
+export interface PipelineUse {
+  kernel: string;
+  entry: string;
+  constants: Constants;
+  defines: Defines;
+  /** byte size of each binding, in binding order */
+  bindingBytes: number[];
+}
+
+/**
+ * What the compile helper did (see Gpu.create): pipelines handed to it (first used in a
+ * submission), compiled by it, skipped (the submission that needed them had finished first), and
+ * failed (an error on the helper device; the pipeline is then compiled where it runs, as usual).
+ */
+export interface CompileHelperStats { enabled: boolean; handed: number; compiled: number; skipped: number; failed: number }
+
+/** Placeholder bindings of precompile(): one buffer per binding slot, bound up to this many bytes. */
+const PLACEHOLDER_BYTES = 65536;
 
 const BYTES: Record<DType, number> = { f32: 4, i32: 4, u32: 4 };
 
@@ -66,6 +86,15 @@ export class Gpu {
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private uncaptured: GPUError[] = [];
+  /** first uses of pipelines, in order; those from `handed` on are not yet given to the helper */
+  private readonly uses: PipelineUse[] = [];
+  private handed = 0;
+  private helper: Promise<Gpu | null> | null = null;
+  private helperWork: Promise<void> = Promise.resolve();
+  private readonly helperCounts = { handed: 0, compiled: 0, skipped: 0, failed: 0 };
+  private destroyed = false;
+  private placeholders: GPUBuffer[] = [];
+  private zeroArgs: GPUBuffer | null = null;
   /** Number of dispatches recorded since creation (for tests and profiles). */
   dispatchCount = 0;
   /** Number of command-buffer submissions since creation. */
@@ -85,9 +114,27 @@ export class Gpu {
     });
   }
 
-  /** Acquire a device (browser or Node) and wrap it. */
+  /**
+   * Acquire a device (browser or Node) and wrap it.
+   *
+   * On lavapipe in Node (see `compileHelper` in AcquireOptions) a second device of the same
+   * adapter comes with it, a compile helper: lavapipe compiles a pipeline with LLVM when it first
+   * runs, one after another on the device's queue thread, so a cold first training step waits for
+   * some twenty compiles in a row. When a submission holds pipelines that run for the first time,
+   * the helper compiles them too, last one first, while this device works through them from the
+   * first; the helper's LLVM code reaches this device through Mesa's on-disk shader cache, and the
+   * two meet in the middle. Nothing else runs on the helper.
+   */
   static async create(opts: AcquireOptions = {}): Promise<Gpu> {
-    return new Gpu(await acquireDevice(opts));
+    const gpu = new Gpu(await acquireDevice(opts));
+    if (await wantsCompileHelper(gpu.report, opts)) {
+      // not awaited: the helper's device is made while the caller builds its model
+      gpu.helper = Gpu.create({ ...opts, compileHelper: false }).catch(() => null);
+      gpu.helper.then((h) => {
+        if (h && gpu.destroyed) h.destroy();
+      });
+    }
+    return gpu;
   }
 
   // ---------------------------------------------------------------- buffers
@@ -338,7 +385,12 @@ export class Gpu {
     if (x === 0 || y === 0 || z === 0) return;
     const pkey = `${kernel}:${entry}:${JSON.stringify(opts.constants ?? {})}:${JSON.stringify(opts.defines ?? {})}`;
     // (the same key as pipeline() builds: a cache hit costs no second stringify)
-    const pipeline = this.pipelines.get(pkey) ?? this.pipeline(kernel, entry, opts.constants, opts.defines);
+    let pipeline = this.pipelines.get(pkey);
+    if (!pipeline) {
+      pipeline = this.pipeline(kernel, entry, opts.constants, opts.defines);
+      const bindingBytes = bindings.map((b) => ((b as Tensor).buffer ? Math.max(4, (b as Tensor).size * 4) : (b as GPUBuffer).size));
+      this.uses.push({ kernel, entry, constants: opts.constants ?? {}, defines: opts.defines ?? {}, bindingBytes });
+    }
     const group = this.bindGroup(pipeline, pkey, bindings);
     if (this.profiler) {
       // profiling: each dispatch in its own pass, timed by timestamp queries
@@ -366,6 +418,82 @@ export class Gpu {
     this.pass.setBindGroup(0, group);
     this.pass.dispatchWorkgroups(x, y, z);
     this.dispatchCount++;
+  }
+
+  // -------------------------------------------------------------- compiling ahead
+
+  /** First uses of pipelines by dispatch() since this Gpu was made, in order. */
+  pipelineUses(): PipelineUse[] {
+    return this.uses.map((u) => ({ ...u, bindingBytes: [...u.bindingBytes] }));
+  }
+
+  /**
+   * Record a dispatch that makes the driver compile `use`'s pipeline without running it: zero
+   * workgroups (an indirect dispatch, which no layer can drop as empty) over placeholder
+   * buffers. lavapipe compiles a pipeline with LLVM when it first runs; most GPU drivers when it
+   * is made, where this costs one empty dispatch. The placeholders are one 64 KiB buffer per
+   * binding slot, bound up to the use's byte sizes; a binding whose shader type needs more than
+   * that fails validation at the next submit (GPUValidationError).
+   */
+  precompile(use: PipelineUse): void {
+    const pipeline = this.pipeline(use.kernel, use.entry, use.constants, use.defines);
+    if (!this.zeroArgs) this.zeroArgs = this.createBuffer(12, GPUBufferUsage.INDIRECT, 'precompile zero workgroups');
+    const entries: GPUBindGroupEntry[] = use.bindingBytes.map((bytes, i) => {
+      if (!this.placeholders[i]) this.placeholders[i] = this.createBuffer(PLACEHOLDER_BYTES, GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM, `precompile placeholder ${i}`);
+      return { binding: i, resource: { buffer: this.placeholders[i], offset: 0, size: Math.min(Math.max(4, Math.ceil(bytes / 4) * 4), PLACEHOLDER_BYTES) } };
+    });
+    this.device.pushErrorScope('validation');
+    const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    this.pendingChecks.push(this.device.popErrorScope().then((err) => {
+      if (err) throw new GPUValidationError(`precompile ${use.kernel}.${use.entry}: placeholder bind group`, err.message);
+    }));
+    this.endPass();
+    const pass = this.getEncoder().beginComputePass({ label: 'wgpt-precompile' });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroupsIndirect(this.zeroArgs, 0);
+    pass.end();
+  }
+
+  /** What the compile helper did so far (see Gpu.create). */
+  compileHelperStats(): CompileHelperStats {
+    return { enabled: this.helper !== null, ...this.helperCounts };
+  }
+
+  /** Resolves when the compile helper has nothing left to do (at once without one). */
+  compileHelperIdle(): Promise<void> {
+    return this.helperWork;
+  }
+
+  /**
+   * After a submit: give the pipelines first used in it to the helper, last first. The helper
+   * stops when this device has finished the submission (it compiled the rest itself by then).
+   */
+  private handOff(): void {
+    if (!this.helper || this.handed === this.uses.length) return;
+    const batch = this.uses.slice(this.handed).reverse();
+    this.handed = this.uses.length;
+    this.helperCounts.handed += batch.length;
+    let finished = false;
+    this.device.queue.onSubmittedWorkDone().then(() => { finished = true; }, () => { finished = true; });
+    const helper = this.helper;
+    this.helperWork = this.helperWork.then(async () => {
+      const h = await helper;
+      for (const use of batch) {
+        if (!h || finished || this.destroyed) {
+          this.helperCounts.skipped++;
+          continue;
+        }
+        try {
+          h.precompile(use);
+          await h.sync();
+          this.helperCounts.compiled++;
+        } catch {
+          // the helper is only a shortcut: this device compiles the pipeline itself when it runs
+          this.helperCounts.failed++;
+        }
+      }
+    });
   }
 
   // -------------------------------------------------------------- profiling
@@ -447,6 +575,7 @@ export class Gpu {
     if (!enc) return;
     this.device.queue.submit([enc.finish()]);
     this.submitCount++;
+    this.handOff();
   }
 
   /** Submit everything recorded so far; throws typed errors for compile/validation failures. */
@@ -473,6 +602,7 @@ export class Gpu {
     this.device.pushErrorScope('validation');
     this.device.queue.submit([enc.finish()]);
     this.submitCount++;
+    this.handOff();
     const [validation, oom] = [await this.device.popErrorScope(), await this.device.popErrorScope()];
     if (validation) throw new GPUValidationError('submit', validation.message);
     if (this.profiler) await this.collectProfile();
@@ -499,6 +629,8 @@ export class Gpu {
 
   /** Destroy the device and let a Node process exit. */
   destroy(): void {
+    this.destroyed = true;
+    this.helper?.then((h) => h?.destroy());
     this.encoder = null;
     this.pass = null;
     for (const b of this.liveBuffers.keys()) b.destroy();

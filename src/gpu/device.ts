@@ -44,6 +44,14 @@ export interface AcquireOptions {
    * kernels: steps 1.4-1.6x faster on 2 cores). See src/gpu/node-poll.ts.
    */
   busyPoll?: boolean;
+  /**
+   * Gpu.create: a second device of the same adapter that compiles, in parallel, the pipelines a
+   * submission runs for the first time (see Gpu.create). Default: on for lavapipe in Node with at
+   * least 2 CPU cores and Mesa's shader cache on (the helper hands its code over through that
+   * cache; MESA_SHADER_CACHE_DISABLE=true turns it off), off everywhere else. true asks for it
+   * wherever Node runs (it then only costs a device), false never.
+   */
+  compileHelper?: boolean;
 }
 
 /** Limits a GPT trainer wants as large as the adapter allows. */
@@ -218,6 +226,19 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<Acquired
     subgroupMaxSize: Number(info.subgroupMaxSize ?? 0) || 0,
   };
   return { device, adapter, report, release };
+}
+
+/** Whether Gpu.create should make a compile helper for this adapter (AcquireOptions.compileHelper). */
+export async function wantsCompileHelper(report: AdapterReport, opts: AcquireOptions): Promise<boolean> {
+  if (report.runtime !== 'node' || opts.compileHelper === false) return false;
+  if (opts.compileHelper === true) return true;
+  const lavapipe = /llvmpipe|lavapipe/i.test(`${report.device} ${report.description} ${report.architecture}`);
+  const off = (v: string | undefined) => v !== undefined && /^(1|true|yes)$/i.test(v);
+  const cacheOff = off(process.env.MESA_SHADER_CACHE_DISABLE) || off(process.env.MESA_GLSL_CACHE_DISABLE) || process.env.MESA_SHADER_CACHE_MAX_SIZE === '0';
+  if (!lavapipe || cacheOff) return false;
+  const osName = 'node:os';
+  const os = await import(/* @vite-ignore */ osName);
+  return (os.availableParallelism?.() ?? os.cpus().length) >= 2;
 }
 
 /** One-line description of an adapter, for logs and benchmark headers. */
