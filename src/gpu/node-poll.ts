@@ -11,13 +11,15 @@
  * machine (`npx tsx bench/poll.ts`, bench/README.md): the main thread burned 2.0-2.2 s of CPU in
  * 10 `small` steps of 2.5-2.7 s, and the steps ran 1.4-1.6x faster with the polls spaced out.
  *
- * installPollThrottle() wraps `globalThis.setImmediate` so that Dawn's polls, after the first one
+ * installPollThrottle() (called by acquireDevice for CPU adapters in Node, unless
+ * AcquireOptions.busyPoll) wraps `globalThis.setImmediate` so that Dawn's polls, after the first one
  * of a wait, wait for a timer tick (setTimeout 0, about 1 ms) instead of running back to back: a
  * wait still notices completion within about a millisecond, and a promise that is ready at the
  * first poll (an error scope) costs no delay at all. Only Dawn's callbacks are spaced out: they
  * are the anonymous native functions N-API makes (name '' and `[native code]`); every other
  * callback goes to the real setImmediate unchanged. Bound functions are native too but are named
- * 'bound ...', so they pass through.
+ * 'bound ...', so they pass through. On a GPU adapter Dawn keeps polling as it does: the core it
+ * spins is not one the GPU needs, and a timer tick would add up to 1 ms to every wait.
  */
 
 const KEY = Symbol.for('wgpt.dawnPollThrottle');
