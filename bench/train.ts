@@ -19,7 +19,8 @@
  * timed until the device is idle; batches of ours, tfjs and torch alternate, so a slow moment of
  * a shared machine hits all three; ratios are medians over the triples of adjacent batches.
  *
- * Child mode (used for first_step_ms): `tsx bench/train.ts --first-step NAME` prints one JSON line.
+ * Child mode (used for first_step_ms): `tsx bench/train.ts --first-step NAME` prints one JSON line;
+ * add `--no-compile-helper` to time it without Gpu.create's compile helper (lavapipe).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
@@ -80,6 +81,8 @@ export interface FirstStep {
   step_ms: number;
   total_ms: number;
   pipelines: number;
+  /** whether the device had Gpu.create's compile helper (on by default for lavapipe) */
+  compile_helper: boolean;
   /** Mesa on-disk shader cache directory used and whether it held anything before the run */
   shader_cache: 'cold' | 'warm';
 }
@@ -206,14 +209,15 @@ async function firstStepChild(name: string): Promise<void> {
   const c = TRAIN_CONFIGS.find((x) => x.name === name);
   if (!c) throw new Error(`unknown config ${name}`);
   const t0 = performance.now();
-  const gpu = await Gpu.create();
+  const gpu = await Gpu.create(process.argv.includes('--no-compile-helper') ? { compileHelper: false } : {});
   const t1 = performance.now();
   const trainer = makeTrainer(gpu, c);
   const t2 = performance.now();
   await trainer.trainStep(false);
   await gpu.sync();
   const t3 = performance.now();
-  process.stdout.write(JSON.stringify({ device_ms: t1 - t0, model_ms: t2 - t1, step_ms: t3 - t2, total_ms: t3 - t0, pipelines: gpu.stats().pipelines }) + '\n');
+  const helper = gpu.compileHelperStats();
+  process.stdout.write(JSON.stringify({ device_ms: t1 - t0, model_ms: t2 - t1, step_ms: t3 - t2, total_ms: t3 - t0, pipelines: gpu.stats().pipelines, compile_helper: helper.enabled }) + '\n');
   process.exit(0);
 }
 
