@@ -44,7 +44,16 @@ export interface PipelineUse {
  * submission), compiled by it, skipped (the submission that needed them had finished first), and
  * failed (an error on the helper device; the pipeline is then compiled where it runs, as usual).
  */
-export interface CompileHelperStats { enabled: boolean; handed: number; compiled: number; skipped: number; failed: number }
+export interface CompileHelperStats {
+  /** a helper was asked for (AcquireOptions.compileHelper and the adapter) */
+  enabled: boolean;
+  /** its device was made (false until then, and if making it failed) */
+  ready: boolean;
+  handed: number;
+  compiled: number;
+  skipped: number;
+  failed: number;
+}
 
 /** Placeholder bindings of precompile(): one buffer per binding slot, bound up to this many bytes. */
 const PLACEHOLDER_BYTES = 65536;
@@ -91,6 +100,7 @@ export class Gpu {
   private handed = 0;
   private helper: Promise<Gpu | null> | null = null;
   private helperWork: Promise<void> = Promise.resolve();
+  private helperReady = false;
   private readonly helperCounts = { handed: 0, compiled: 0, skipped: 0, failed: 0 };
   private destroyed = false;
   private placeholders: GPUBuffer[] = [];
@@ -131,8 +141,10 @@ export class Gpu {
       // not awaited: the helper's device is made while the caller builds its model
       gpu.helper = Gpu.create({ ...opts, compileHelper: false }).catch(() => null);
       gpu.helper.then((h) => {
-        if (h && gpu.destroyed) h.destroy();
+        gpu.helperReady = h !== null;
       });
+      // a lost device that nobody destroys must not keep the helper (and the process) alive
+      gpu.lost.then(() => gpu.helper?.then((h) => h?.destroy()));
     }
     return gpu;
   }
@@ -422,7 +434,7 @@ export class Gpu {
 
   // -------------------------------------------------------------- compiling ahead
 
-  /** First uses of pipelines by dispatch() since this Gpu was made, in order. */
+  /** First uses of pipelines by dispatch() since this Gpu was made, in order (not those precompile() made). */
   pipelineUses(): PipelineUse[] {
     return this.uses.map((u) => ({ ...u, bindingBytes: [...u.bindingBytes] }));
   }
@@ -457,7 +469,7 @@ export class Gpu {
 
   /** What the compile helper did so far (see Gpu.create). */
   compileHelperStats(): CompileHelperStats {
-    return { enabled: this.helper !== null, ...this.helperCounts };
+    return { enabled: this.helper !== null, ready: this.helperReady, ...this.helperCounts };
   }
 
   /** Resolves when the compile helper has nothing left to do (at once without one). */
@@ -630,13 +642,22 @@ export class Gpu {
   /** Destroy the device and let a Node process exit. */
   destroy(): void {
     this.destroyed = true;
-    this.helper?.then((h) => h?.destroy());
     this.encoder = null;
     this.pass = null;
     for (const b of this.liveBuffers.keys()) b.destroy();
     this.liveBuffers.clear();
     this.bindGroups.clear();
     this.device.destroy();
-    this.acquired.release();
+    if (this.helper) {
+      // the helper may still be taking its reference to the process's Dawn instance: let go of
+      // ours only after it has one and has given it back (dropping an instance while a device of
+      // it is being made is what Dawn for Node 0.6.2 does not survive; see device.ts)
+      this.helper.then((h) => {
+        h?.destroy();
+        this.acquired.release();
+      });
+    } else {
+      this.acquired.release();
+    }
   }
 }

@@ -41,16 +41,18 @@ export interface AcquireOptions {
    * Node only: leave Dawn for Node's busy polling as it is. By default the first Gpu of a process
    * on a CPU adapter (lavapipe) spaces Dawn's polls out by a timer tick after the first poll of
    * each wait, so that the main thread does not spin a whole core while it waits for the GPU: on
-   * lavapipe that core runs the kernels (steps 1.4-1.6x faster on 2 cores). GPU adapters keep
-   * Dawn's polling. See src/gpu/node-poll.ts.
+   * lavapipe that core runs the kernels (steps 1.4-1.6x faster on 2 cores). Process-wide: once
+   * installed it stays, for every later Gpu too; a process with only GPU adapters keeps Dawn's
+   * polling. See src/gpu/node-poll.ts.
    */
   busyPoll?: boolean;
   /**
    * Gpu.create: a second device of the same adapter that compiles, in parallel, the pipelines a
    * submission runs for the first time (see Gpu.create). Default: on for lavapipe in Node with at
    * least 2 CPU cores and Mesa's shader cache on (the helper hands its code over through that
-   * cache; MESA_SHADER_CACHE_DISABLE=true turns it off), off everywhere else. true asks for it
-   * wherever Node runs (it then only costs a device), false never.
+   * cache; MESA_SHADER_CACHE_DISABLE=true turns it off; with a cache directory that cannot be
+   * written it only costs CPU time), off everywhere else. true asks for it wherever Node runs (it
+   * then only costs a device), false never.
    */
   compileHelper?: boolean;
 }
@@ -236,7 +238,7 @@ export async function wantsCompileHelper(report: AdapterReport, opts: AcquireOpt
   if (report.runtime !== 'node' || opts.compileHelper === false) return false;
   if (opts.compileHelper === true) return true;
   const lavapipe = /llvmpipe|lavapipe/i.test(`${report.device} ${report.description} ${report.architecture}`);
-  const off = (v: string | undefined) => v !== undefined && /^(1|true|yes)$/i.test(v);
+  const off = (v: string | undefined) => v !== undefined && /^(1|y|yes|true)$/i.test(v); // Mesa's env_var_as_boolean
   const cacheOff = off(process.env.MESA_SHADER_CACHE_DISABLE) || off(process.env.MESA_GLSL_CACHE_DISABLE) || process.env.MESA_SHADER_CACHE_MAX_SIZE === '0';
   if (!lavapipe || cacheOff) return false;
   const osName = 'node:os';

@@ -15,53 +15,66 @@
  * AcquireOptions.busyPoll) wraps `globalThis.setImmediate` so that Dawn's polls, after the first one
  * of a wait, wait for a timer tick (setTimeout 0, about 1 ms) instead of running back to back: a
  * wait still notices completion within about a millisecond, and a promise that is ready at the
- * first poll (an error scope) costs no delay at all. Only Dawn's callbacks are spaced out: they
- * are the anonymous native functions N-API makes (name '' and `[native code]`); every other
- * callback goes to the real setImmediate unchanged. Bound functions are native too but are named
- * 'bound ...', so they pass through. On a GPU adapter Dawn keeps polling as it does: the core it
+ * first poll (an error scope) costs no delay at all. Only Dawn's re-arming polls are spaced out:
+ * an anonymous native function (what N-API makes: name '' and `[native code]`) scheduled from
+ * inside another one; every other callback goes to the real setImmediate unchanged. The wrapper
+ * is process-wide: once a Gpu on a CPU adapter installed it, it stays for the process. On a GPU adapter Dawn keeps polling as it does: the core it
  * spins is not one the GPU needs, and a timer tick would add up to 1 ms to every wait.
  */
 
 const KEY = Symbol.for('wgpt.dawnPollThrottle');
 
-/** A poll scheduled within this many ms of the previous one waits for a timer tick. */
-const BURST_MS = 2;
-
 interface Throttle {
   /** the setImmediate that was there before */
   immediate: typeof setImmediate;
-  /** Dawn polls seen, and how many of them were spaced out with a timer */
+  /** addon callbacks seen, and how many of them (Dawn re-arming its poll) waited for a timer */
   polls: number;
   deferred: number;
 }
 
-/** True for the anonymous native functions that N-API addons (Dawn for Node) create. */
+/**
+ * True for the anonymous native functions that N-API addons (Dawn for Node) create. Promise
+ * resolve functions look the same; they are told apart by where they are scheduled from (below).
+ */
 export function isAddonCallback(fn: unknown): boolean {
   return typeof fn === 'function' && fn.name === '' && Function.prototype.toString.call(fn).includes('[native code]');
 }
 
 /**
- * Space out Dawn for Node's polling (see the file comment). Idempotent; a no-op where there is no
- * setImmediate (browsers).
+ * Space out Dawn for Node's polling (see the file comment). Process-wide and idempotent; a no-op
+ * where there is no setImmediate (browsers).
+ *
+ * Dawn's poll loop is recognised by what it does: an addon callback that, while it runs,
+ * schedules the next addon callback. Only that re-arming call is deferred to a timer; the first
+ * poll of a wait, and every other callback (a promise's resolve function passed to setImmediate
+ * included), goes to the real setImmediate and gets a real Immediate back.
  */
 export function installPollThrottle(): void {
   const g = globalThis as any;
-  if (g[KEY] || typeof g.setImmediate !== 'function') return;
+  if (g[KEY] || typeof g.setImmediate !== 'function' || typeof g.setTimeout !== 'function') return;
   const immediate: typeof setImmediate = g.setImmediate;
+  const timeout: typeof setTimeout = g.setTimeout; // as installed now: later fake timers do not stall Dawn
   const state: Throttle = { immediate, polls: 0, deferred: 0 };
-  let last = -Infinity;
-  function throttledSetImmediate(this: unknown, fn: any, ...args: any[]): any {
-    if (isAddonCallback(fn)) {
-      const now = performance.now();
-      const burst = now - last < BURST_MS;
-      last = now;
-      state.polls++;
-      if (burst) {
-        state.deferred++;
-        return setTimeout(fn, 0, ...args);
+  let inAddonCallback = false;
+  // run an addon callback with inAddonCallback set, so that what it schedules can be told apart
+  const tracked = (fn: (...a: any[]) => unknown, args: any[]) =>
+    function (this: unknown) {
+      const outer = inAddonCallback;
+      inAddonCallback = true;
+      try {
+        return fn.apply(this, args);
+      } finally {
+        inAddonCallback = outer;
       }
+    };
+  function throttledSetImmediate(this: unknown, fn: any, ...args: any[]): any {
+    if (!isAddonCallback(fn)) return (immediate as any).call(this, fn, ...args);
+    state.polls++;
+    if (inAddonCallback) {
+      state.deferred++;
+      return (timeout as any)(tracked(fn, args), 0);
     }
-    return (immediate as any).call(this, fn, ...args);
+    return (immediate as any).call(this, tracked(fn, args));
   }
   // keep what hangs off the original (util.promisify.custom, __promisify__)
   for (const k of Reflect.ownKeys(immediate)) {
@@ -82,7 +95,7 @@ export function uninstallPollThrottle(): void {
   delete g[KEY];
 }
 
-/** Dawn polls seen since the throttle was installed, and how many waited for a timer; null without it. */
+/** Addon callbacks (Dawn's polls) seen since the throttle was installed, and how many waited for a timer; null without it. */
 export function pollStats(): { polls: number; deferred: number } | null {
   const state: Throttle | undefined = (globalThis as any)[KEY];
   return state ? { polls: state.polls, deferred: state.deferred } : null;

@@ -48,7 +48,7 @@ describe('Dawn for Node polling', () => {
     expect(isAddonCallback('not a function')).toBe(false);
   });
 
-  it('leaves other setImmediate callbacks, and promisify(setImmediate), as they were', async () => {
+  it('leaves other setImmediate callbacks, promise resolvers and promisify(setImmediate) as they were', async () => {
     installPollThrottle();
     const ran: number[] = [];
     await new Promise<void>((resolve) => setImmediate((a: number, b: number) => { ran.push(a, b); resolve(); }, 1, 2));
@@ -57,6 +57,34 @@ describe('Dawn for Node polling', () => {
     expect(handle.constructor.name).toBe('Immediate');
     clearImmediate(handle);
     expect(await promisify(setImmediate)('value')).toBe('value');
+    // a promise's resolve function is an anonymous native function too, but it is never deferred,
+    // however often it is scheduled
+    const before = pollStats()!.deferred;
+    for (let i = 0; i < 50; i++) {
+      await new Promise<void>((resolve) => {
+        expect(setImmediate(resolve).constructor.name).toBe('Immediate');
+      });
+    }
+    expect(pollStats()!.deferred).toBe(before);
+  });
+
+  it('defers an addon callback that schedules the next one from inside itself (Dawn\'s poll loop)', async () => {
+    installPollThrottle();
+    const before = pollStats()!;
+    const kinds: string[] = [];
+    await new Promise<void>((done) => {
+      let left = 5;
+      // a Proxy of an anonymous function looks like an N-API callback: native, no name
+      const poll = (): unknown => new Proxy(() => {
+        if (--left === 0) return done();
+        kinds.push(setImmediate(poll() as () => void).constructor.name);
+      }, {});
+      kinds.push(setImmediate(poll() as () => void).constructor.name);
+    });
+    expect(kinds).toEqual(['Immediate', 'Timeout', 'Timeout', 'Timeout', 'Timeout']);
+    const after = pollStats()!;
+    expect(after.polls - before.polls).toBe(5);
+    expect(after.deferred - before.deferred).toBe(4);
   });
 
 });
