@@ -3,7 +3,8 @@
  * Errors are one line on stderr and a non-zero exit (set WGPT_DEBUG=1 for the stack).
  */
 import { Gpu } from '../gpu/context.ts';
-import { describeAdapter } from '../gpu/device.ts';
+import { describeAdapter, wantsCompileHelper } from '../gpu/device.ts';
+import { pollStats } from '../gpu/node-poll.ts';
 import { WgptError } from '../errors.ts';
 import { pretrain } from '../train/pretrain.ts';
 import { trainWithRecovery } from '../train/recovery.ts';
@@ -37,13 +38,18 @@ ${FINETUNE_HELP}${INTEROP_HELP}`;
 async function cmdInfo(args: string[]): Promise<void> {
   if (args.some((a) => a === '--plan' || a.startsWith('--plan='))) return cmdPlan(args);
   const { v } = parse(args, { json: { type: 'boolean' } });
-  const gpu = await Gpu.create();
+  const gpu = await Gpu.create({ compileHelper: false }); // info compiles nothing
   try {
     const r = gpu.report;
+    // what a training run on this adapter gets (Gpu.create's defaults; src/gpu/node-poll.ts)
+    const compileHelper = await wantsCompileHelper(r, {});
+    const pollThrottle = pollStats() !== null;
     if (v.json) {
-      console.log(JSON.stringify(r));
+      console.log(JSON.stringify({ ...r, compileHelper, pollThrottle }));
     } else {
       console.log(`adapter: ${describeAdapter(r)}`);
+      console.log(`compile helper (a second device compiling first-step pipelines): ${compileHelper ? 'on' : 'off'}`);
+      console.log(`Dawn for Node's polling while waiting: ${pollThrottle ? 'spaced out (CPU adapter)' : "Dawn's own"}`);
       console.log(`features: ${r.features.join(', ')}`);
       if (r.subgroupMinSize) console.log(`subgroup sizes: ${r.subgroupMinSize}..${r.subgroupMaxSize}`);
       for (const [k, val] of Object.entries(r.limits)) console.log(`  ${k.padEnd(36)} ${val}`);

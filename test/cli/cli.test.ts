@@ -26,6 +26,10 @@ describe('wgpt CLI', () => {
     const info = JSON.parse(r.out);
     expect(info.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
     expect(typeof info.isSoftware).toBe('boolean');
+    // a CPU adapter gets Dawn's polling spaced out; lavapipe also gets the compile helper
+    expect(info.pollThrottle).toBe(info.isSoftware);
+    expect(typeof info.compileHelper).toBe('boolean');
+    if (!info.isSoftware) expect(info.compileHelper).toBe(false);
   });
 
   it('pretrain --json prints one JSON event per line and saves a checkpoint', () => {
