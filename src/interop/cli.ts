@@ -80,7 +80,7 @@ export async function cmdPlan(args: string[]): Promise<void> {
   }
   const B = int(v, 'batch', batch)!;
   const T = int(v, 'seq', config.blockSize)!;
-  const gpu = await Gpu.create();
+  const gpu = await Gpu.create({ compileHelper: false }); // a plan compiles nothing
   try {
     const l = gpu.limits;
     // a software adapter allocates in system memory; a GPU's memory size is not exposed by WebGPU
