@@ -8,27 +8,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Gpu } from '../../src/gpu/context.ts';
 import { wantsCompileHelper, type AdapterReport } from '../../src/gpu/device.ts';
 import { GPT } from '../../src/model/gpt.ts';
-import { Trainer, type BatchSource } from '../../src/train/trainer.ts';
+import { Trainer } from '../../src/train/trainer.ts';
+import { randomBatches } from '../util/batches.ts';
 import type { GPTConfig } from '../../src/model/config.ts';
 
 const CFG: GPTConfig = { vocabSize: 37, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32 };
 
-function batches(V: number): BatchSource {
-  let s = 99;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
-  return {
-    next(B: number, T: number) {
-      return { inputs: new Int32Array(B * T).map(() => Math.floor(rand() * V)), targets: new Int32Array(B * T).map(() => Math.floor(rand() * V)) };
-    },
-    getState: () => s,
-    setState: (x: unknown) => void (s = x as number),
-  };
-}
-
 /** Two training steps of the same tiny model on `gpu`: the losses read after each. */
 async function twoSteps(gpu: Gpu): Promise<number[]> {
   const model = GPT.create(gpu, CFG, { seed: 5 });
-  const trainer = new Trainer(model, batches(CFG.vocabSize), null, { steps: 10, batchSize: 2, seqLen: 16, lr: 1e-3, warmupSteps: 0 });
+  const trainer = new Trainer(model, randomBatches(CFG.vocabSize, 99), null, { steps: 10, batchSize: 2, seqLen: 16, lr: 1e-3, warmupSteps: 0 });
   const losses = [(await trainer.trainStep(true)).loss!, (await trainer.trainStep(true)).loss!];
   trainer.destroy();
   model.destroy();

@@ -7,28 +7,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GPT } from '../../src/model/gpt.ts';
-import { Trainer, type BatchSource } from '../../src/train/trainer.ts';
+import { Trainer } from '../../src/train/trainer.ts';
+import { randomBatches } from '../util/batches.ts';
 import type { GPTConfig } from '../../src/model/config.ts';
 import { testGpu } from '../util/node.ts';
-
-function batches(V: number): BatchSource {
-  let s = 12345;
-  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
-  return {
-    next(B: number, T: number) {
-      const inputs = new Int32Array(B * T).map(() => Math.floor(rand() * V));
-      const targets = new Int32Array(B * T).map(() => Math.floor(rand() * V));
-      return { inputs, targets };
-    },
-    getState: () => s,
-    setState: (x: unknown) => void (s = x as number),
-  };
-}
 
 async function steps(cfg: GPTConfig, B: number, T: number): Promise<{ pipelines: number; loss: number }> {
   const gpu = await testGpu();
   const model = GPT.create(gpu, cfg, { seed: 3 });
-  const trainer = new Trainer(model, batches(cfg.vocabSize), null, { steps: 100, batchSize: B, seqLen: T, lr: 1e-3, warmupSteps: 0 });
+  const trainer = new Trainer(model, randomBatches(cfg.vocabSize, 12345), null, { steps: 100, batchSize: B, seqLen: T, lr: 1e-3, warmupSteps: 0 });
   await trainer.trainStep(false);
   const { loss } = await trainer.trainStep(true);
   trainer.destroy();
