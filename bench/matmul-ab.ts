@@ -14,6 +14,7 @@
 import { Gpu } from '../src/gpu/context.ts';
 import { describeAdapter } from '../src/gpu/device.ts';
 import { matmul, type BatchedMatmulOptions } from '../src/kernels/matmul.ts';
+import { median } from './stats.ts';
 
 const args = process.argv.slice(2);
 const value = (f: string) => {
@@ -31,7 +32,6 @@ for (const [M, K, N, ta, tb] of shapes) {
 
 const gpu = await Gpu.create();
 console.log(`adapter: ${describeAdapter(gpu.report)}; A = ${JSON.stringify(variants.A)}, B = ${JSON.stringify(variants.B)}; ${REPS} reps`);
-const med = (x: number[]) => [...x].sort((p, q) => p - q)[x.length >> 1];
 for (const [M, K, N, ta, tb] of shapes) {
   const a = gpu.tensor([M * K], Float32Array.from({ length: M * K }, () => Math.random() - 0.5));
   const b = gpu.tensor([K * N], Float32Array.from({ length: K * N }, () => Math.random() - 0.5));
@@ -55,8 +55,8 @@ for (const [M, K, N, ta, tb] of shapes) {
     }
   }
   for (const v of ['A', 'B']) {
-    const t = med(total[v]);
-    const per = [...parts[v]].map(([k, x]) => `${k.split('.')[1]} ${med(x).toFixed(2)}`).join(', ');
+    const t = median(total[v]);
+    const per = [...parts[v]].map(([k, x]) => `${k.split('.')[1]} ${median(x).toFixed(2)}`).join(', ');
     console.log(`${M}x${K}x${N} t${ta}${tb} ${v}: ${t.toFixed(2)} ms (min ${Math.min(...total[v]).toFixed(2)}) = ${((2 * M * N * K) / t / 1e6).toFixed(1)} GFLOP/s | ${per}`);
   }
   gpu.release(a, b, c);

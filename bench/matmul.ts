@@ -19,6 +19,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Gpu } from '../src/gpu/context.ts';
+import { median } from './stats.ts';
 import { WGSL } from '../src/gpu/shaders.gen.ts';
 import type { Tensor } from '../src/gpu/tensor.ts';
 import { biasBackward, matmul } from '../src/kernels/matmul.ts';
@@ -114,11 +115,6 @@ function randomData(n: number, seed: number): Float32Array {
   return out;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
 
 /** Seconds for one batch: `record` R times, then wait for the device. */
 async function timeBatch(R: number, record: () => void, sync: () => Promise<void>): Promise<number> {

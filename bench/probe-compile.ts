@@ -10,6 +10,7 @@
  */
 import { Gpu } from '../src/gpu/context.ts';
 import { TRAIN_CONFIGS, makeTrainer } from './train.ts';
+import { median } from './stats.ts';
 
 const [name = 'small', roundsArg = '3', filter = ''] = process.argv.slice(2);
 const cfg = TRAIN_CONFIGS.find((c) => c.name === name);
@@ -30,7 +31,6 @@ for (let r = 0; r < Number(roundsArg); r++) {
   }
   gpu.destroy();
 }
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 let sum = 0;
 uses.forEach((u, i) => {
   const m = median(times[i]);

@@ -15,6 +15,7 @@
 import { Gpu } from '../src/gpu/context.ts';
 import { describeAdapter } from '../src/gpu/device.ts';
 import { TRAIN_CONFIGS, makeTrainer } from './train.ts';
+import { median } from './stats.ts';
 
 const args = process.argv.slice(2);
 const value = (f: string) => {
@@ -48,12 +49,8 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const v of ['A', 'B'] as const) ms[v].push(await msPerStep(v));
   console.log(`round ${r + 1}: A ${ms.A[r].toFixed(1)} ms/step, B ${ms.B[r].toFixed(1)}, A / B ${(ms.A[r] / ms.B[r]).toFixed(3)}`);
 }
-const med = (x: number[]) => {
-  const s = [...x].sort((p, q) => p - q), h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
 const ratios = ms.A.map((a, i) => a / ms.B[i]);
 const tok = (m: number) => ((cfg.B * cfg.T) / m) * 1000;
-console.log(`median: A ${med(ms.A).toFixed(1)} ms/step (${tok(med(ms.A)).toFixed(0)} tokens/s), B ${med(ms.B).toFixed(1)} (${tok(med(ms.B)).toFixed(0)}); A / B median ${med(ratios).toFixed(3)}, range ${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)}`);
+console.log(`median: A ${median(ms.A).toFixed(1)} ms/step (${tok(median(ms.A)).toFixed(0)} tokens/s), B ${median(ms.B).toFixed(1)} (${tok(median(ms.B)).toFixed(0)}); A / B median ${median(ratios).toFixed(3)}, range ${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)}`);
 gpu.destroy();
 process.exit(0);

@@ -34,6 +34,7 @@ import { Trainer, type BatchSource } from '../src/train/trainer.ts';
 import type { GPTConfig } from '../src/model/config.ts';
 import type { Tfjs } from './tfjs.ts';
 import { TfjsGpt, type GptShape } from './tfjs_gpt.ts';
+import { median } from './stats.ts';
 
 /** Cold first steps per config, each in a fresh process with an empty Mesa cache; the median is reported. */
 const FIRST_STEP_RUNS = 3;
@@ -104,11 +105,6 @@ export interface TrainBenchOptions {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
 const round = (x: number, d = 4) => Number(x.toPrecision(d));
 
 /** Random token batches (speed does not depend on the data), seeded. */
