@@ -55,6 +55,11 @@ export interface CompileHelperStats {
   failed: number;
 }
 
+/** Bytes a binding covers: a tensor's elements (at least one word), or a whole raw buffer. */
+function bindingBytes(b: Binding): number {
+  return (b as Tensor).buffer ? Math.max(4, (b as Tensor).size * 4) : (b as GPUBuffer).size;
+}
+
 /** Placeholder bindings of precompile(): one buffer per binding slot, bound up to this many bytes. */
 const PLACEHOLDER_BYTES = 65536;
 
@@ -331,7 +336,7 @@ export class Gpu {
     bindings.forEach((b, i) => {
       if ((b as Tensor).buffer) {
         const t = b as Tensor;
-        const bytes = Math.max(4, t.size * 4);
+        const bytes = bindingBytes(t);
         if (t.offset % align !== 0) throw new ShapeError(`binding ${i} (${t.name ?? 'tensor'}) starts at byte ${t.offset}, not a multiple of ${align}`);
         if (bytes > maxBind) throw new LimitError('maxStorageBufferBindingSize', bytes, maxBind, `binding ${t.name ?? 'tensor'} (${t.shape.join('x')})`);
         const id = this.bufferId(t.buffer);
@@ -400,8 +405,7 @@ export class Gpu {
     let pipeline = this.pipelines.get(pkey);
     if (!pipeline) {
       pipeline = this.pipeline(kernel, entry, opts.constants, opts.defines);
-      const bindingBytes = bindings.map((b) => ((b as Tensor).buffer ? Math.max(4, (b as Tensor).size * 4) : (b as GPUBuffer).size));
-      this.uses.push({ kernel, entry, constants: opts.constants ?? {}, defines: opts.defines ?? {}, bindingBytes });
+      this.uses.push({ kernel, entry, constants: opts.constants ?? {}, defines: opts.defines ?? {}, bindingBytes: bindings.map(bindingBytes) });
     }
     const group = this.bindGroup(pipeline, pkey, bindings);
     if (this.profiler) {
