@@ -55,10 +55,45 @@ export interface CompileHelperStats {
   failed: number;
 }
 
+/** A pipeline being made by createComputePipelineAsync (see Gpu.dispatch). */
+interface MakingPipeline {
+  /** settles when the pipeline is in the cache, or with its typed error */
+  done: Promise<void>;
+}
+
 /** Bytes a binding covers: a tensor's elements (at least one word), or a whole raw buffer. */
 function bindingBytes(b: Binding): number {
   return (b as Tensor).buffer ? Math.max(4, (b as Tensor).size * 4) : (b as GPUBuffer).size;
 }
+
+/** The pipeline cache key: (kernel, entry point, override constants, template defines). */
+function pipelineKey(kernel: string, entry: string, constants: Constants, defines: Defines): string {
+  return `${kernel}:${entry}:${JSON.stringify(constants)}:${JSON.stringify(defines)}`;
+}
+
+function useKey(u: PipelineUse): string {
+  return pipelineKey(u.kernel, u.entry, u.constants, u.defines);
+}
+
+function pipelineDescriptor(kernel: string, entry: string, constants: Constants, module: GPUShaderModule): GPUComputePipelineDescriptor {
+  const numeric: Record<string, number> = {};
+  for (const [k, v] of Object.entries(constants)) numeric[k] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+  return { layout: 'auto', label: `${kernel}.${entry}`, compute: { module, entryPoint: entry, constants: numeric } };
+}
+
+/** A pipeline's failure as a typed error: the shader's own errors with their lines, else the device's message. */
+async function pipelineError(kernel: string, entry: string, constants: Constants, module: GPUShaderModule, code: string, message: string): Promise<Error> {
+  const info = await module.getCompilationInfo();
+  const lines = code.split('\n');
+  const msgs: ShaderMessage[] = info.messages
+    .filter((m) => m.type === 'error')
+    .map((m) => ({ type: m.type, line: m.lineNum, column: m.linePos, message: m.message, sourceLine: lines[m.lineNum - 1] ?? '' }));
+  if (msgs.length) return new ShaderCompileError(kernel, msgs);
+  return new GPUValidationError(`pipeline ${kernel}.${entry} ${JSON.stringify(constants)}`, message);
+}
+
+/** A bind group's cache key and entries, worked out when its dispatch is recorded. */
+interface BindingPlan { key: string; entries: GPUBindGroupEntry[]; ids: number[] }
 
 /** Placeholder bindings of precompile(): one buffer per binding slot, bound up to this many bytes. */
 const PLACEHOLDER_BYTES = 65536;
@@ -91,6 +126,13 @@ export class Gpu {
 
   private readonly acquired: AcquiredDevice;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** pipelines being made off the main thread (createComputePipelineAsync), by the same key */
+  private readonly making = new Map<string, MakingPipeline>();
+  /**
+   * Commands recorded while a pipeline they use (or one before them) is still being made: run
+   * in order into the encoder once it is there (submit, or at once by flushRecorded).
+   */
+  private deferred: (() => void)[] | null = null;
   private readonly pendingChecks: Promise<void>[] = [];
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
@@ -104,19 +146,28 @@ export class Gpu {
   private readonly uses: PipelineUse[] = [];
   private handed = 0;
   private helper: Promise<Gpu | null> | null = null;
+  /** the helper once made (null before, and without one) */
+  private helperGpu: Gpu | null = null;
   private helperWork: Promise<void> = Promise.resolve();
   private helperReady = false;
   private readonly helperCounts = { handed: 0, compiled: 0, skipped: 0, failed: 0 };
   private destroyed = false;
   private placeholders: GPUBuffer[] = [];
   private zeroArgs: GPUBuffer | null = null;
+  /**
+   * Make new pipelines off the main thread (createComputePipelineAsync), keeping the dispatches
+   * that need them until submit (see makePipeline); false makes each one where it is first used
+   * (createComputePipeline). From AcquireOptions.asyncPipelines (default true).
+   */
+  asyncPipelines: boolean;
   /** Number of dispatches recorded since creation (for tests and profiles). */
   dispatchCount = 0;
   /** Number of command-buffer submissions since creation. */
   submitCount = 0;
 
-  private constructor(acquired: AcquiredDevice) {
+  private constructor(acquired: AcquiredDevice, opts: AcquireOptions) {
     this.acquired = acquired;
+    this.asyncPipelines = opts.asyncPipelines ?? true;
     this.device = acquired.device;
     this.report = acquired.report;
     this.limits = acquired.report.limits;
@@ -141,12 +192,13 @@ export class Gpu {
    * two meet in the middle. Nothing else runs on the helper.
    */
   static async create(opts: AcquireOptions = {}): Promise<Gpu> {
-    const gpu = new Gpu(await acquireDevice(opts));
+    const gpu = new Gpu(await acquireDevice(opts), opts);
     if (await wantsCompileHelper(gpu.report, opts)) {
       // not awaited: the helper's device is made while the caller builds its model
       gpu.helper = Gpu.create({ ...opts, compileHelper: false }).catch(() => null);
       gpu.helper.then((h) => {
         gpu.helperReady = h !== null;
+        gpu.helperGpu = h;
       });
       // a lost device that nobody destroys must not keep the helper (and the process) alive
       gpu.lost.then(() => gpu.helper?.then((h) => h?.destroy()));
@@ -176,7 +228,7 @@ export class Gpu {
   destroyBuffer(buffer: GPUBuffer): void {
     // work recorded before this call may use the buffer: submit it first (WebGPU keeps a
     // destroyed buffer alive for work already submitted, not for work still being recorded)
-    if (this.encoder) this.flushRecorded();
+    if (this.encoder || this.deferred) this.flushRecorded();
     const id = this.bufferIds.get(buffer);
     if (id !== undefined) {
       for (const key of this.bindGroupsByBuffer.get(id) ?? []) this.bindGroups.delete(key);
@@ -206,7 +258,7 @@ export class Gpu {
    */
   write(t: Tensor, data: ArrayLike<number> | ArrayBufferView): void {
     this.checkAlive();
-    if (this.encoder) this.flushRecorded();
+    if (this.encoder || this.deferred) this.flushRecorded();
     let arr: ArrayBufferView;
     if (ArrayBuffer.isView(data)) arr = data;
     else arr = t.dtype === 'f32' ? Float32Array.from(data) : t.dtype === 'i32' ? Int32Array.from(data) : Uint32Array.from(data);
@@ -217,15 +269,19 @@ export class Gpu {
 
   /** Fill a tensor with zeros (recorded in order with dispatches). */
   zero(t: Tensor): void {
-    this.endPass();
-    this.getEncoder().clearBuffer(t.buffer, t.offset, t.size * 4);
+    this.record(() => {
+      this.endPass();
+      this.getEncoder().clearBuffer(t.buffer, t.offset, t.size * 4);
+    });
   }
 
   /** Copy `src` into `dst` (same element count), recorded in order with dispatches. */
   copy(dst: Tensor, src: Tensor): void {
     if (dst.size !== src.size) throw new ShapeError(`copy: ${src.size} elements into ${dst.size}`);
-    this.endPass();
-    this.getEncoder().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, src.size * 4);
+    this.record(() => {
+      this.endPass();
+      this.getEncoder().copyBufferToBuffer(src.buffer, src.offset, dst.buffer, dst.offset, src.size * 4);
+    });
   }
 
   private dummyTensor: Tensor | null = null;
@@ -242,8 +298,10 @@ export class Gpu {
     if (srcStart < 0 || dstStart < 0 || srcStart + count > src.size || dstStart + count > dst.size) {
       throw new ShapeError(`copyRange: [${srcStart}, ${srcStart + count}) of ${src.size} into [${dstStart}, ${dstStart + count}) of ${dst.size}`);
     }
-    this.endPass();
-    this.getEncoder().copyBufferToBuffer(src.buffer, src.offset + srcStart * 4, dst.buffer, dst.offset + dstStart * 4, count * 4);
+    this.record(() => {
+      this.endPass();
+      this.getEncoder().copyBufferToBuffer(src.buffer, src.offset + srcStart * 4, dst.buffer, dst.offset + dstStart * 4, count * 4);
+    });
   }
 
   /** Destroy a tensor's buffer (only for tensors that own their buffer). */
@@ -266,8 +324,10 @@ export class Gpu {
     this.checkAlive();
     const size = Math.max(4, Math.ceil(bytes / 4) * 4);
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
-    this.endPass();
-    this.getEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
+    this.record(() => {
+      this.endPass();
+      this.getEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
+    });
     await this.submit();
     try {
       await staging.mapAsync(GPUMapMode.READ);
@@ -286,36 +346,62 @@ export class Gpu {
 
   /** Get (or compile) a compute pipeline. Compile errors are thrown by the next submit(). */
   pipeline(kernel: string, entry: string, constants: Constants = {}, defines: Defines = {}): GPUComputePipeline {
-    const key = `${kernel}:${entry}:${JSON.stringify(constants)}:${JSON.stringify(defines)}`;
+    return this.pipelineFor(pipelineKey(kernel, entry, constants, defines), kernel, entry, constants, defines);
+  }
+
+  /** pipeline() with its cache key: made here, on this thread, unless it is in the cache. */
+  private pipelineFor(key: string, kernel: string, entry: string, constants: Constants, defines: Defines): GPUComputePipeline {
     let p = this.pipelines.get(key);
     if (p) return p;
     this.checkAlive();
+    // one being made off the thread is made here instead (its late result is dropped)
+    this.making.delete(key);
     const code = shaderSource(kernel, defines);
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code, label: kernel });
-    const numeric: Record<string, number> = {};
-    for (const [k, v] of Object.entries(constants)) numeric[k] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
-    p = this.device.createComputePipeline({
-      layout: 'auto',
-      label: `${kernel}.${entry}`,
-      compute: { module, entryPoint: entry, constants: numeric },
-    });
+    p = this.device.createComputePipeline(pipelineDescriptor(kernel, entry, constants, module));
     const scope = this.device.popErrorScope();
     this.pendingChecks.push(
       scope.then(async (err) => {
         if (!err) return;
         this.pipelines.delete(key);
-        const info = await module.getCompilationInfo();
-        const lines = code.split('\n');
-        const msgs: ShaderMessage[] = info.messages
-          .filter((m) => m.type === 'error')
-          .map((m) => ({ type: m.type, line: m.lineNum, column: m.linePos, message: m.message, sourceLine: lines[m.lineNum - 1] ?? '' }));
-        if (msgs.length) throw new ShaderCompileError(kernel, msgs);
-        throw new GPUValidationError(`pipeline ${kernel}.${entry} ${JSON.stringify(constants)}`, err.message);
+        throw await pipelineError(kernel, entry, constants, module, code, err.message);
       }),
     );
     this.pipelines.set(key, p);
     return p;
+  }
+
+  /**
+   * Start making a pipeline off the main thread (createComputePipelineAsync): Dawn makes it on a
+   * worker thread while the caller goes on recording, and lavapipe's part of it (SPIR-V to NIR)
+   * runs there too. Dispatches that need it are kept (`deferred`) and encoded once it is made.
+   * Its errors are thrown by the next submit(), as for pipeline().
+   */
+  private makePipeline(key: string, kernel: string, entry: string, constants: Constants, defines: Defines): void {
+    if (this.pipelines.has(key) || this.making.has(key)) return;
+    this.checkAlive();
+    const code = shaderSource(kernel, defines);
+    // a WGSL error shows as a validation error of the module: caught here, reported below
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ code, label: kernel });
+    void this.device.popErrorScope();
+    const making: MakingPipeline = { done: Promise.resolve() };
+    making.done = this.device.createComputePipelineAsync(pipelineDescriptor(kernel, entry, constants, module)).then(
+      (p) => {
+        if (this.making.get(key) !== making) return;
+        this.making.delete(key);
+        this.pipelines.set(key, p);
+      },
+      async (err: { message?: string }) => {
+        // made synchronously meanwhile: that one reports its own errors
+        if (this.making.get(key) !== making) return;
+        this.making.delete(key);
+        throw await pipelineError(kernel, entry, constants, module, code, err?.message ?? String(err));
+      },
+    );
+    this.making.set(key, making);
+    this.pendingChecks.push(making.done);
   }
 
   private bufferId(b: GPUBuffer): number {
@@ -327,7 +413,8 @@ export class Gpu {
     return id;
   }
 
-  private bindGroup(pipeline: GPUComputePipeline, pkey: string, bindings: Binding[]): GPUBindGroup {
+  /** A dispatch's bind group: checked and keyed now, made (or found) when the dispatch is encoded. */
+  private bindingPlan(pkey: string, bindings: Binding[]): BindingPlan {
     const parts: string[] = [pkey];
     const entries: GPUBindGroupEntry[] = [];
     const align = this.limits.minStorageBufferOffsetAlignment ?? 256;
@@ -351,7 +438,11 @@ export class Gpu {
         entries.push({ binding: i, resource: { buffer: buf } });
       }
     });
-    const key = parts.join('|');
+    return { key: parts.join('|'), entries, ids };
+  }
+
+  private bindGroup(pipeline: GPUComputePipeline, pkey: string, plan: BindingPlan): GPUBindGroup {
+    const { key, entries, ids } = plan;
     let g = this.bindGroups.get(key);
     if (!g) {
       this.device.pushErrorScope('validation');
@@ -400,14 +491,40 @@ export class Gpu {
       if (w > maxWg) throw new LimitError('maxComputeWorkgroupsPerDimension', w, maxWg, `${kernel}.${entry} dispatch`);
     }
     if (x === 0 || y === 0 || z === 0) return;
-    const pkey = `${kernel}:${entry}:${JSON.stringify(opts.constants ?? {})}:${JSON.stringify(opts.defines ?? {})}`;
-    // (the same key as pipeline() builds: a cache hit costs no second stringify)
-    let pipeline = this.pipelines.get(pkey);
-    if (!pipeline) {
-      pipeline = this.pipeline(kernel, entry, opts.constants, opts.defines);
-      this.uses.push({ kernel, entry, constants: opts.constants ?? {}, defines: opts.defines ?? {}, bindingBytes: bindings.map(bindingBytes) });
+    const constants = opts.constants ?? {};
+    const defines = opts.defines ?? {};
+    const pkey = pipelineKey(kernel, entry, constants, defines);
+    if (!this.pipelines.has(pkey) && !this.making.has(pkey)) {
+      const use: PipelineUse = { kernel, entry, constants, defines, bindingBytes: bindings.map(bindingBytes) };
+      this.uses.push(use);
+      if (this.asyncPipelines) this.makePipeline(pkey, kernel, entry, constants, defines);
+      else this.pipelineFor(pkey, kernel, entry, constants, defines);
+      // the helper starts making its copy too, so that it is there when the helper compiles it
+      this.helperGpu?.makeUse(use);
     }
-    const group = this.bindGroup(pipeline, pkey, bindings);
+    const plan = this.bindingPlan(pkey, bindings);
+    const label = opts.label ?? `${kernel}.${entry}`;
+    this.dispatchCount++;
+    const encode = () => this.encodeDispatch(this.pipelineFor(pkey, kernel, entry, constants, defines), pkey, plan, [x, y, z], label);
+    if (this.deferred || !this.pipelines.has(pkey)) (this.deferred ??= []).push(encode);
+    else encode();
+  }
+
+  /** Run an encoder command now, or after the deferred ones when there are any (program order). */
+  private record(op: () => void): void {
+    if (this.deferred) this.deferred.push(op);
+    else op();
+  }
+
+  /** Encode the deferred commands; a pipeline not made yet is made here, on this thread. */
+  private replay(): void {
+    const ops = this.deferred;
+    this.deferred = null;
+    for (const op of ops ?? []) op();
+  }
+
+  private encodeDispatch(pipeline: GPUComputePipeline, pkey: string, plan: BindingPlan, [x, y, z]: [number, number, number], label: string): void {
+    const group = this.bindGroup(pipeline, pkey, plan);
     if (this.profiler) {
       // profiling: each dispatch in its own pass, timed by timestamp queries
       this.endPass();
@@ -417,7 +534,7 @@ export class Gpu {
       if (i >= sets.length * PROFILE_SET) sets.push(this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_SET }));
       const querySet = sets[Math.floor(i / PROFILE_SET)];
       const q = 2 * (i % PROFILE_SET);
-      this.profiler.labels.push(opts.label ?? `${kernel}.${entry}`);
+      this.profiler.labels.push(label);
       const pass = this.getEncoder().beginComputePass({
         label: 'wgpt-profile',
         timestampWrites: { querySet, beginningOfPassWriteIndex: q, endOfPassWriteIndex: q + 1 },
@@ -426,14 +543,12 @@ export class Gpu {
       pass.setBindGroup(0, group);
       pass.dispatchWorkgroups(x, y, z);
       pass.end();
-      this.dispatchCount++;
       return;
     }
     if (!this.pass) this.pass = this.getEncoder().beginComputePass({ label: 'wgpt' });
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, group);
     this.pass.dispatchWorkgroups(x, y, z);
-    this.dispatchCount++;
   }
 
   // -------------------------------------------------------------- compiling ahead
@@ -463,12 +578,24 @@ export class Gpu {
     this.pendingChecks.push(this.device.popErrorScope().then((err) => {
       if (err) throw new GPUValidationError(`precompile ${use.kernel}.${use.entry}: placeholder bind group`, err.message);
     }));
-    this.endPass();
-    const pass = this.getEncoder().beginComputePass({ label: 'wgpt-precompile' });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, group);
-    pass.dispatchWorkgroupsIndirect(this.zeroArgs, 0);
-    pass.end();
+    const zeroArgs = this.zeroArgs;
+    this.record(() => {
+      this.endPass();
+      const pass = this.getEncoder().beginComputePass({ label: 'wgpt-precompile' });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroupsIndirect(zeroArgs, 0);
+      pass.end();
+    });
+  }
+
+  /** makePipeline() for a use (the compile helper's copy of another device's pipeline). */
+  private makeUse(use: PipelineUse): void {
+    if (this.destroyed || this.lostInfo) return;
+    const key = useKey(use);
+    this.makePipeline(key, use.kernel, use.entry, use.constants, use.defines);
+    // a failure is the helper's own business (see handOff): never an unhandled rejection
+    this.making.get(key)?.done.catch(() => {});
   }
 
   /** What the compile helper did so far (see Gpu.create). */
@@ -495,18 +622,22 @@ export class Gpu {
     const helper = this.helper;
     this.helperWork = this.helperWork.then(async () => {
       const h = await helper;
+      // (those first used before the helper was there: it makes them now, all at once)
+      for (const use of batch) h?.makeUse(use);
       for (const use of batch) {
         if (!h || finished || this.destroyed) {
           this.helperCounts.skipped++;
           continue;
         }
         try {
+          await h.making.get(useKey(use))?.done;
           h.precompile(use);
           await h.sync();
           this.helperCounts.compiled++;
         } catch {
           // the helper is only a shortcut: this device compiles the pipeline itself when it runs
           this.helperCounts.failed++;
+          await h.submit().catch(() => {}); // (clears the error, so that it does not fail the next one)
         }
       }
     });
@@ -585,6 +716,7 @@ export class Gpu {
   private flushRecorded(): void {
     // (while profiling, the timestamps of these dispatches stay in the query set and are
     // resolved at the next submit())
+    this.replay();
     this.endPass();
     const enc = this.encoder;
     this.encoder = null;
@@ -594,23 +726,45 @@ export class Gpu {
     this.handOff();
   }
 
+  /** Wait for error checks; throw the first failure, a compile error before what follows from it. */
+  private async settle(checks: Promise<void>[]): Promise<void> {
+    if (!checks.length) return;
+    const settled = await Promise.allSettled(checks);
+    const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
+    if (failed.length) {
+      // the root cause first: a compile error explains the invalid bind groups that follow it
+      const e = failed.find((x) => x instanceof ShaderCompileError) ?? failed[0];
+      // the recorded work used an invalid pipeline or bind group: drop it, and the follow-on
+      // errors (invalid bind group layout, ...) that would otherwise fail the next submit
+      this.uncaptured = [];
+      throw e;
+    }
+  }
+
   /** Submit everything recorded so far; throws typed errors for compile/validation failures. */
   async submit(): Promise<void> {
+    // what is recorded from here on (while this waits) belongs to the next submit
+    const ops = this.deferred;
+    this.deferred = null;
     this.endPass();
-    const enc = this.encoder;
+    let enc = this.encoder;
     this.encoder = null;
-    if (this.pendingChecks.length) {
-      const pending = this.pendingChecks.splice(0);
-      const settled = await Promise.allSettled(pending);
-      const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
-      if (failed.length) {
-        // the root cause first: a compile error explains the invalid bind groups that follow it
-        const e = failed.find((x) => x instanceof ShaderCompileError) ?? failed[0];
-        // the recorded work used an invalid pipeline or bind group: drop it, and the follow-on
-        // errors (invalid bind group layout, ...) that would otherwise fail the next submit
-        this.uncaptured = [];
-        throw e;
-      }
+    // (among the checks, the pipelines still being made: the deferred commands wait for them)
+    await this.settle(this.pendingChecks.splice(0));
+    if (ops) {
+      // encode the deferred commands after what `enc` holds, keeping aside what was recorded since
+      const later = { encoder: this.encoder, pass: this.pass, deferred: this.deferred };
+      const since = this.pendingChecks.length;
+      this.encoder = enc;
+      this.pass = null;
+      for (const op of ops) op();
+      this.endPass();
+      enc = this.encoder;
+      this.encoder = later.encoder;
+      this.pass = later.pass;
+      this.deferred = later.deferred;
+      // their bind groups were made just now
+      await this.settle(this.pendingChecks.splice(since));
     }
     if (!enc) return;
     this.checkAlive();
@@ -647,6 +801,7 @@ export class Gpu {
   destroy(): void {
     this.destroyed = true;
     this.encoder = null;
+    this.deferred = null;
     this.pass = null;
     for (const b of this.liveBuffers.keys()) b.destroy();
     this.liveBuffers.clear();

@@ -55,6 +55,13 @@ export interface AcquireOptions {
    * then only costs a device), false never.
    */
   compileHelper?: boolean;
+  /**
+   * Gpu: make new pipelines off the main thread (createComputePipelineAsync) while recording goes
+   * on, and encode the dispatches that use them at submit (default true); false makes each
+   * pipeline where it is first used (createComputePipeline, which blocks). Errors are the same
+   * either way, thrown by the next submit.
+   */
+  asyncPipelines?: boolean;
 }
 
 /** Limits a GPT trainer wants as large as the adapter allows. */

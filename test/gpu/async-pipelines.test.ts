@@ -1,0 +1,90 @@
+/**
+ * Pipelines made off the main thread (AcquireOptions.asyncPipelines, the default): a dispatch whose
+ * pipeline is still being made is kept and encoded later, and everything recorded after it waits
+ * with it, so the GPU sees the program's order either way: at submit (after the pipeline is made)
+ * or at a write, which makes it at once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Gpu } from '../../src/gpu/context.ts';
+import { registerKernel } from '../../src/gpu/shaders.ts';
+import { GPUValidationError } from '../../src/errors.ts';
+
+const N = 100;
+// y += s * x, elementwise
+registerKernel('axpy_async', `
+@group(0) @binding(0) var<storage, read_write> y: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+override s: f32 = 2.0;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  if (g.x < arrayLength(&y)) { y[g.x] = y[g.x] + s * x[g.x]; }
+}`);
+
+const ramp = (f: (i: number) => number) => Float32Array.from({ length: N }, (_, i) => f(i));
+
+describe('pipelines made off the main thread', () => {
+  let gpu: Gpu;
+  beforeAll(async () => {
+    gpu = await Gpu.create({ compileHelper: false });
+  });
+  afterAll(() => gpu.destroy());
+
+  it('a write in the middle of recording lands after the dispatches before it, whose pipelines are still being made', async () => {
+    const x = gpu.tensor([N], ramp((i) => i));
+    const y = gpu.tensor([N], ramp(() => 1));
+    const z = gpu.tensor([N]);
+    const before = gpu.stats().pipelines;
+    gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 2 } }); // y = 1 + 2i
+    // not made yet: the dispatch is kept, not encoded
+    expect(gpu.stats().pipelines).toBe(before);
+    gpu.copy(z, y); // z = 1 + 2i: after the dispatch, though its pipeline is not there yet
+    gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 2 } }); // y = 1 + 4i
+    gpu.write(x, ramp(() => 100)); // lands after both dispatches
+    expect(gpu.stats().pipelines).toBe(before + 1); // the write made the pipeline at once
+    gpu.dispatch('axpy_async', 'main', [z, x], [2], { constants: { s: 2 } }); // z = 201 + 2i
+    expect(Array.from(await gpu.read(y))).toEqual(Array.from(ramp((i) => 1 + 4 * i)));
+    expect(Array.from(await gpu.read(z))).toEqual(Array.from(ramp((i) => 201 + 2 * i)));
+    gpu.release(x, y, z);
+  });
+
+  it('submit waits for the pipelines being made, then encodes the kept commands in order', async () => {
+    const x = gpu.tensor([N], ramp((i) => i % 7));
+    const y = gpu.tensor([N], ramp(() => 5));
+    const before = gpu.stats().pipelines;
+    gpu.zero(y); // y = 0 (encoded at once: nothing is kept yet)
+    gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 3 } }); // a new pipeline: y = 3x
+    gpu.zero(y); // kept behind the dispatch: y = 0
+    gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: -1 } }); // another: y = -x
+    expect(gpu.stats().pipelines).toBe(before);
+    await gpu.submit();
+    expect(gpu.stats().pipelines).toBe(before + 2);
+    expect(Array.from(await gpu.read(y))).toEqual(Array.from(ramp((i) => 0 - (i % 7))));
+    gpu.release(x, y);
+  });
+
+  it('a bad binding of a dispatch kept for its pipeline fails that submit, not the next', async () => {
+    registerKernel('needs16_async', `
+@group(0) @binding(0) var<storage, read_write> x: array<vec4<f32>, 4>;
+@compute @workgroup_size(1) fn main() { x[0] = vec4<f32>(1.0); }`);
+    const small = gpu.tensor([1]);
+    gpu.dispatch('needs16_async', 'main', [small], [1]);
+    await expect(gpu.submit()).rejects.toThrow(GPUValidationError);
+    // the next submission is clean
+    const y = gpu.tensor([4], new Float32Array(4).fill(3));
+    expect(Array.from(await gpu.read(y))).toEqual([3, 3, 3, 3]);
+    gpu.release(small, y);
+  });
+
+  it('asyncPipelines: false makes each pipeline where it is first used', async () => {
+    const g2 = await Gpu.create({ compileHelper: false, asyncPipelines: false });
+    try {
+      const x = g2.tensor([N], ramp((i) => i));
+      const y = g2.tensor([N]);
+      g2.dispatch('axpy_async', 'main', [y, x], [2]);
+      expect(g2.stats().pipelines).toBe(1);
+      expect(Array.from(await g2.read(y))).toEqual(Array.from(ramp((i) => 2 * i)));
+    } finally {
+      g2.destroy();
+    }
+  });
+});
