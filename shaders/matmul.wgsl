@@ -368,9 +368,25 @@ fn matmul_pack(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
       packed[out0 + kc4] = vec4<f32>(x0.y, x1.y, x2.y, x3.y);
       packed[out0 + 2u * kc4] = vec4<f32>(x0.z, x1.z, x2.z, x3.z);
       packed[out0 + 3u * kc4] = vec4<f32>(x0.w, x1.w, x2.w, x3.w);
-    } else {
+    } else if ((PACK_K & 3u) == 0u) {
       for (var i = 0u; i < four; i++) {
         packed[out0 + i * kc4] = pack_vec((row + i) * PACK_K + k, row + i < PACK_R && k < PACK_K);
+      }
+    } else {
+      // rows whose length K is not a multiple of 4 (the LM head's input gradient, K = V): X bound
+      // as vec4s all the same (pack() checks that its size is a multiple of 4), X(r, k..k+3)
+      // starts s = (r K + k) % 4 floats into a vec4 and is shifted out of two
+      for (var i = 0u; i < four; i++) {
+        let ri = row + i;
+        let f = ri * PACK_K + k;
+        let s = f & 3u;
+        let v0 = a_vec(f - s);
+        let v1 = a_vec(f - s + 4u);  // (past the end only where every lane it feeds is masked)
+        var v = select(v0, vec4<f32>(v0.yzw, v1.x), s == 1u);
+        v = select(v, vec4<f32>(v0.zw, v1.xy), s == 2u);
+        v = select(v, vec4<f32>(v0.w, v1.xyz), s == 3u);
+        let inside = (vec4<u32>(k, k + 1u, k + 2u, k + 3u) < vec4<u32>(PACK_K)) & vec4<bool>(ri < PACK_R);
+        packed[out0 + i * kc4] = select(vec4<f32>(0.0), v, inside);
       }
     }
     return;

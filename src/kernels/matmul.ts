@@ -261,7 +261,9 @@ function scratch(gpu: Gpu, which: string, floats: number): GPUBuffer {
 function pack(gpu: Gpu, dst: GPUBuffer, x: Tensor, rows: number, K: number, trans: boolean, blocks = kBlocks(K)): void {
   const { Q, KC } = blocks;
   const floats = packedFloats(rows, blocks);
-  const vec4 = (trans ? rows : K) % 4 === 0 && x.offset % 16 === 0;
+  // vec4 loads where the contiguous dimension is a multiple of 4; rows of any other K too when
+  // not transposed and X is whole vec4s (each row's 4 k-values shifted out of two vec4s)
+  const vec4 = x.offset % 16 === 0 && ((trans ? rows : K) % 4 === 0 || (!trans && x.size % 4 === 0));
   gpu.dispatch('matmul', 'matmul_pack', [view(dst, 0, floats, 'packed'), x, dims(gpu, [rows, K, KC, Q, trans ? 1 : 0, 4])], gpu.grid(Math.ceil(floats / 16 / 64)), {
     defines: { ...DEFINES_OFF, A_VEC4: vec4 },
   });

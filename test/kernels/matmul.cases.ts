@@ -97,6 +97,9 @@ const FORCED: { kernel: 'tiled' | 'windows' | 'shared'; batch: number; M: number
     { kernel: 'windows' as const, batch: 1, M: 130, N: 140, K: 9, subgroups },
     { kernel: 'windows' as const, batch: 1, M: 33, N: 20, K: 600, subgroups },
     { kernel: 'windows' as const, batch: 1, M: 5, N: 131, K: 1, subgroups },
+    // K = 99 with (M, K) and (N, K) operands of whole vec4s (132 x 99, 40 x 99): rows packed by
+    // shifting each 4 k-values out of two vec4s, at all four shifts
+    { kernel: 'windows' as const, batch: 1, M: 132, N: 40, K: 99, subgroups },
     // K = 128: a (M, K) or (N, K) operand already has the packed layout and is bound in place when
     // its buffer has room for the last 64 KiB window (A here; B of 130 rows has not, so is packed;
     // with subgroups, transA and not transB take the k-major layout, and both are packed)
