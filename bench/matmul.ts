@@ -18,7 +18,7 @@
  * the median over the pairs (our batch, the tfjs batch right after it) of their speed ratio.
  */
 import { readFileSync } from 'node:fs';
-import { Gpu } from '../src/gpu/context.ts';
+import { Gpu, TENSOR_USAGE } from '../src/gpu/context.ts';
 import { median } from './stats.ts';
 import { WGSL } from '../src/gpu/shaders.gen.ts';
 import type { Tensor } from '../src/gpu/tensor.ts';
@@ -139,12 +139,26 @@ function matmulV0(gpu: Gpu, out: Tensor, a: Tensor, b: Tensor, M: number, N: num
   });
 }
 
+/**
+ * A weight as the model places it: src/model/params.ts keeps every parameter in one flat buffer,
+ * so other parameters follow a weight (here 64 KiB of slack). The fast path binds an operand in
+ * place only with room for a whole 64 KiB window after its last block; a weight in a buffer of its
+ * own would be packed where the model's is not (the LM head's 98 x 128 tied embedding).
+ */
+function weightTensor(gpu: Gpu, shape: [number, number], data: Float32Array): Tensor {
+  const size = shape[0] * shape[1];
+  const t: Tensor = { buffer: gpu.createBuffer(size * 4 + 65536, TENSOR_USAGE(), 'b (weight)'), shape, dtype: 'f32', offset: 0, size, name: 'b' };
+  gpu.write(t, data);
+  return t;
+}
+
 async function benchCase(gpu: Gpu, tfjs: Tfjs | null, c: Case): Promise<Result & { maxDiff: number | null }> {
   const { m, n, k } = c;
   const aData = randomData(m * k, 1), bData = randomData(k * n, 2);
   const accumulate = c.pass !== 'forward';
   const a = gpu.tensor(c.transA ? [k, m] : [m, k], aData, 'f32', 'a');
-  const b = gpu.tensor(c.transB ? [n, k] : [k, n], bData, 'f32', 'b');
+  // B is the layer's weight in forward and dinp: placed as the model places it (weightTensor)
+  const b = c.pass === 'dweight' ? gpu.tensor(c.transB ? [n, k] : [k, n], bData, 'f32', 'b') : weightTensor(gpu, c.transB ? [n, k] : [k, n], bData);
   const out = gpu.tensor([m, n], undefined, 'f32', 'out');
   const ours = () => matmul(gpu, out, a, b, m, n, k, { transA: c.transA, transB: c.transB, accumulate, kernel: KERNEL, splitK: SPLIT_K, subgroups: SUBGROUPS, kMajor: c.transA && !c.transB ? K_MAJOR : undefined });
   const seed = () => matmulV0(gpu, out, a, b, m, n, k, c.transA, c.transB, accumulate);
