@@ -622,14 +622,15 @@ export class Gpu {
     const helper = this.helper;
     this.helperWork = this.helperWork.then(async () => {
       const h = await helper;
-      // (those first used before the helper was there: it makes them now, all at once)
-      for (const use of batch) h?.makeUse(use);
       for (const use of batch) {
         if (!h || finished || this.destroyed) {
           this.helperCounts.skipped++;
           continue;
         }
         try {
+          // one at a time: making a pipeline waits for the helper's queue, which is compiling the
+          // one before (those first used before the helper was there are made only now)
+          h.makeUse(use);
           await h.making.get(useKey(use))?.done;
           h.precompile(use);
           await h.sync();
