@@ -133,6 +133,14 @@ export class Gpu {
    * in order into the encoder once it is there (submit, or at once by flushRecorded).
    */
   private deferred: (() => void)[] | null = null;
+  /** The last submission, settled (never rejects): the next one reaches the queue after it. */
+  private queueTail: Promise<void> = Promise.resolve();
+  /** submit() calls that have not reached the queue yet */
+  private submitting = 0;
+  /** Errors of submissions no caller waits for (started by write() or release() behind a waiting submit): thrown by the next submit(). */
+  private readonly orphanErrors: unknown[] = [];
+  /** Buffers destroyed behind a waiting submit: bind groups made for that submit are not cached. */
+  private readonly released = new WeakSet<GPUBuffer>();
   private readonly pendingChecks: Promise<void>[] = [];
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
@@ -146,8 +154,6 @@ export class Gpu {
   private readonly uses: PipelineUse[] = [];
   private handed = 0;
   private helper: Promise<Gpu | null> | null = null;
-  /** the helper once made (null before, and without one) */
-  private helperGpu: Gpu | null = null;
   private helperWork: Promise<void> = Promise.resolve();
   private helperReady = false;
   private readonly helperCounts = { handed: 0, compiled: 0, skipped: 0, failed: 0 };
@@ -198,7 +204,6 @@ export class Gpu {
       gpu.helper = Gpu.create({ ...opts, compileHelper: false }).catch(() => null);
       gpu.helper.then((h) => {
         gpu.helperReady = h !== null;
-        gpu.helperGpu = h;
       });
       // a lost device that nobody destroys must not keep the helper (and the process) alive
       gpu.lost.then(() => gpu.helper?.then((h) => h?.destroy()));
@@ -228,14 +233,21 @@ export class Gpu {
   destroyBuffer(buffer: GPUBuffer): void {
     // work recorded before this call may use the buffer: submit it first (WebGPU keeps a
     // destroyed buffer alive for work already submitted, not for work still being recorded)
-    if (this.encoder || this.deferred) this.flushRecorded();
+    const waiting = this.submitting > 0;
+    if (!waiting && (this.encoder || this.deferred)) this.flushRecorded();
     const id = this.bufferIds.get(buffer);
     if (id !== undefined) {
       for (const key of this.bindGroupsByBuffer.get(id) ?? []) this.bindGroups.delete(key);
       this.bindGroupsByBuffer.delete(id);
     }
     this.liveBuffers.delete(buffer);
-    buffer.destroy();
+    if (waiting) {
+      // a submit still waits: destroy after it (and after what is recorded since)
+      this.released.add(buffer);
+      this.behindSubmits(() => buffer.destroy());
+    } else {
+      buffer.destroy();
+    }
   }
 
   /**
@@ -258,12 +270,18 @@ export class Gpu {
    */
   write(t: Tensor, data: ArrayLike<number> | ArrayBufferView): void {
     this.checkAlive();
-    if (this.encoder || this.deferred) this.flushRecorded();
     let arr: ArrayBufferView;
     if (ArrayBuffer.isView(data)) arr = data;
     else arr = t.dtype === 'f32' ? Float32Array.from(data) : t.dtype === 'i32' ? Int32Array.from(data) : Uint32Array.from(data);
     const len = arr.byteLength / 4;
     if (len !== t.size) throw new ShapeError(`write ${t.name ?? 'tensor'}: got ${len} elements, tensor (${t.shape.join(', ')}) holds ${t.size}`);
+    if (this.submitting > 0) {
+      // a submit still waits (for pipelines being made): land after its work, with a copy of the data
+      const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength).slice();
+      this.behindSubmits(() => this.device.queue.writeBuffer(t.buffer, t.offset, bytes));
+      return;
+    }
+    if (this.encoder || this.deferred) this.flushRecorded();
     this.device.queue.writeBuffer(t.buffer, t.offset, arr.buffer, arr.byteOffset, arr.byteLength);
   }
 
@@ -361,7 +379,7 @@ export class Gpu {
     const module = this.device.createShaderModule({ code, label: kernel });
     p = this.device.createComputePipeline(pipelineDescriptor(kernel, entry, constants, module));
     const scope = this.device.popErrorScope();
-    this.pendingChecks.push(
+    this.check(
       scope.then(async (err) => {
         if (!err) return;
         this.pipelines.delete(key);
@@ -375,7 +393,9 @@ export class Gpu {
   /**
    * Start making a pipeline off the main thread (createComputePipelineAsync): Dawn makes it on a
    * worker thread while the caller goes on recording, and lavapipe's part of it (SPIR-V to NIR)
-   * runs there too. Dispatches that need it are kept (`deferred`) and encoded once it is made.
+   * runs there too. Dispatches that need it are kept (`deferred`), with everything recorded after
+   * them, and encoded by the next submit() once it is made; a write() or release() that must
+   * submit first encodes them at once and makes the pipeline there, synchronously (pipelineFor).
    * Its errors are thrown by the next submit(), as for pipeline().
    */
   private makePipeline(key: string, kernel: string, entry: string, constants: Constants, defines: Defines): void {
@@ -385,7 +405,7 @@ export class Gpu {
     // a WGSL error shows as a validation error of the module: caught here, reported below
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code, label: kernel });
-    void this.device.popErrorScope();
+    this.device.popErrorScope().catch(() => {});
     const making: MakingPipeline = { done: Promise.resolve() };
     making.done = this.device.createComputePipelineAsync(pipelineDescriptor(kernel, entry, constants, module)).then(
       (p) => {
@@ -397,11 +417,13 @@ export class Gpu {
         // made synchronously meanwhile: that one reports its own errors
         if (this.making.get(key) !== making) return;
         this.making.delete(key);
+        // (a device that is gone has nothing to report: its next call throws DeviceLostError)
+        if (this.destroyed || this.lostInfo) return;
         throw await pipelineError(kernel, entry, constants, module, code, err?.message ?? String(err));
       },
     );
     this.making.set(key, making);
-    this.pendingChecks.push(making.done);
+    this.check(making.done);
   }
 
   private bufferId(b: GPUBuffer): number {
@@ -445,15 +467,18 @@ export class Gpu {
     const { key, entries, ids } = plan;
     let g = this.bindGroups.get(key);
     if (!g) {
+      // (for work submitted before one of its buffers goes, behind a waiting submit: not cached)
+      const keep = !entries.some((e) => this.released.has((e.resource as GPUBufferBinding).buffer));
       this.device.pushErrorScope('validation');
       g = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
       const what = `bind group for ${pkey.split(':').slice(0, 2).join('.')}`;
-      this.pendingChecks.push(this.device.popErrorScope().then((err) => {
+      this.check(this.device.popErrorScope().then((err) => {
         if (err) {
           this.bindGroups.delete(key);
           throw new GPUValidationError(what, err.message);
         }
       }));
+      if (!keep) return g;
       this.bindGroups.set(key, g);
       for (const id of ids) {
         let s = this.bindGroupsByBuffer.get(id);
@@ -499,13 +524,12 @@ export class Gpu {
       this.uses.push(use);
       if (this.asyncPipelines) this.makePipeline(pkey, kernel, entry, constants, defines);
       else this.pipelineFor(pkey, kernel, entry, constants, defines);
-      // the helper starts making its copy too, so that it is there when the helper compiles it
-      this.helperGpu?.makeUse(use);
     }
     const plan = this.bindingPlan(pkey, bindings);
     const label = opts.label ?? `${kernel}.${entry}`;
     this.dispatchCount++;
-    const encode = () => this.encodeDispatch(this.pipelineFor(pkey, kernel, entry, constants, defines), pkey, plan, [x, y, z], label);
+    const profiled = this.profiler !== null;
+    const encode = () => this.encodeDispatch(this.pipelineFor(pkey, kernel, entry, constants, defines), pkey, plan, [x, y, z], label, profiled);
     if (this.deferred || !this.pipelines.has(pkey)) (this.deferred ??= []).push(encode);
     else encode();
   }
@@ -516,16 +540,9 @@ export class Gpu {
     else op();
   }
 
-  /** Encode the deferred commands; a pipeline not made yet is made here, on this thread. */
-  private replay(): void {
-    const ops = this.deferred;
-    this.deferred = null;
-    for (const op of ops ?? []) op();
-  }
-
-  private encodeDispatch(pipeline: GPUComputePipeline, pkey: string, plan: BindingPlan, [x, y, z]: [number, number, number], label: string): void {
+  private encodeDispatch(pipeline: GPUComputePipeline, pkey: string, plan: BindingPlan, [x, y, z]: [number, number, number], label: string, profiled: boolean): void {
     const group = this.bindGroup(pipeline, pkey, plan);
-    if (this.profiler) {
+    if (profiled && this.profiler) {
       // profiling: each dispatch in its own pass, timed by timestamp queries
       this.endPass();
       const i = this.profiler.labels.length;
@@ -575,7 +592,7 @@ export class Gpu {
     });
     this.device.pushErrorScope('validation');
     const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    this.pendingChecks.push(this.device.popErrorScope().then((err) => {
+    this.check(this.device.popErrorScope().then((err) => {
       if (err) throw new GPUValidationError(`precompile ${use.kernel}.${use.entry}: placeholder bind group`, err.message);
     }));
     const zeroArgs = this.zeroArgs;
@@ -591,11 +608,7 @@ export class Gpu {
 
   /** makePipeline() for a use (the compile helper's copy of another device's pipeline). */
   private makeUse(use: PipelineUse): void {
-    if (this.destroyed || this.lostInfo) return;
-    const key = useKey(use);
-    this.makePipeline(key, use.kernel, use.entry, use.constants, use.defines);
-    // a failure is the helper's own business (see handOff): never an unhandled rejection
-    this.making.get(key)?.done.catch(() => {});
+    if (!this.destroyed && !this.lostInfo) this.makePipeline(useKey(use), use.kernel, use.entry, use.constants, use.defines);
   }
 
   /** What the compile helper did so far (see Gpu.create). */
@@ -717,7 +730,11 @@ export class Gpu {
   private flushRecorded(): void {
     // (while profiling, the timestamps of these dispatches stay in the query set and are
     // resolved at the next submit())
-    this.replay();
+    if (this.deferred) {
+      const ops = this.deferred;
+      this.deferred = null;
+      this.encoder = this.replayInto(this.encoder, ops);
+    }
     this.endPass();
     const enc = this.encoder;
     this.encoder = null;
@@ -725,6 +742,15 @@ export class Gpu {
     this.device.queue.submit([enc.finish()]);
     this.submitCount++;
     this.handOff();
+  }
+
+  /**
+   * An error check for the next submit() to wait for and throw. Never an unhandled rejection: a
+   * device destroyed before it submits again just drops it.
+   */
+  private check(p: Promise<void>): void {
+    p.catch(() => {});
+    this.pendingChecks.push(p);
   }
 
   /** Wait for error checks; throw the first failure, a compile error before what follows from it. */
@@ -742,39 +768,54 @@ export class Gpu {
     }
   }
 
-  /** Submit everything recorded so far; throws typed errors for compile/validation failures. */
+  /**
+   * Submit everything recorded so far; throws typed errors for compile/validation failures.
+   * Submissions reach the queue in the order submit() was called, each after its own checks
+   * (and the pipelines its dispatches wait for); write() and release() while one still waits land
+   * after it.
+   */
   async submit(): Promise<void> {
     // what is recorded from here on (while this waits) belongs to the next submit
     const ops = this.deferred;
     this.deferred = null;
     this.endPass();
-    let enc = this.encoder;
+    const held = this.encoder;
     this.encoder = null;
     // (among the checks, the pipelines still being made: the deferred commands wait for them)
-    await this.settle(this.pendingChecks.splice(0));
-    if (ops) {
-      // encode the deferred commands after what `enc` holds, keeping aside what was recorded since
-      const later = { encoder: this.encoder, pass: this.pass, deferred: this.deferred };
-      const since = this.pendingChecks.length;
-      this.encoder = enc;
-      this.pass = null;
-      for (const op of ops) op();
-      this.endPass();
-      enc = this.encoder;
-      this.encoder = later.encoder;
-      this.pass = later.pass;
-      this.deferred = later.deferred;
-      // their bind groups were made just now
-      await this.settle(this.pendingChecks.splice(since));
-    }
-    if (!enc) return;
-    this.checkAlive();
-    this.device.pushErrorScope('out-of-memory');
-    this.device.pushErrorScope('validation');
-    this.device.queue.submit([enc.finish()]);
-    this.submitCount++;
-    this.handOff();
-    const [validation, oom] = [await this.device.popErrorScope(), await this.device.popErrorScope()];
+    const checks = this.pendingChecks.splice(0);
+    const before = this.queueTail;
+    this.submitting++;
+    const turn = (async (): Promise<[Promise<GPUError | null>, Promise<GPUError | null>] | null> => {
+      try {
+        await before;
+        const orphan = this.orphanErrors.shift();
+        if (orphan !== undefined) throw orphan;
+        await this.settle(checks);
+        let enc = held;
+        if (ops) {
+          const since = this.pendingChecks.length;
+          enc = this.replayInto(held, ops);
+          // their bind groups were made just now
+          await this.settle(this.pendingChecks.splice(since));
+        }
+        if (!enc) return null;
+        this.checkAlive();
+        this.device.pushErrorScope('out-of-memory');
+        this.device.pushErrorScope('validation');
+        this.device.queue.submit([enc.finish()]);
+        this.submitCount++;
+        this.handOff();
+        // both popped now: another submission may push scopes of its own before these settle
+        const validation = this.device.popErrorScope();
+        return [validation, this.device.popErrorScope()];
+      } finally {
+        this.submitting--;
+      }
+    })();
+    this.queueTail = turn.then(() => {}, () => {});
+    const scopes = await turn;
+    if (!scopes) return;
+    const [validation, oom] = await Promise.all(scopes);
     if (validation) throw new GPUValidationError('submit', validation.message);
     if (this.profiler) await this.collectProfile();
     if (oom) throw new GPUValidationError('submit (out of memory)', oom.message);
@@ -782,6 +823,36 @@ export class Gpu {
       const e = this.uncaptured.splice(0);
       throw new GPUValidationError('uncaptured', e.map((x) => x.message).join('; '));
     }
+  }
+
+  /** Encode the deferred `ops` after what `enc` holds (what was recorded meanwhile is kept aside). */
+  private replayInto(enc: GPUCommandEncoder | null, ops: (() => void)[]): GPUCommandEncoder | null {
+    const later = { encoder: this.encoder, pass: this.pass, deferred: this.deferred };
+    this.encoder = enc;
+    this.pass = null;
+    this.deferred = null;
+    try {
+      for (const op of ops) op();
+      this.endPass();
+      return this.encoder;
+    } finally {
+      this.encoder = later.encoder;
+      this.pass = later.pass;
+      this.deferred = later.deferred;
+    }
+  }
+
+  /**
+   * Run `op` (a queue write, a buffer's destruction) after the submissions still waiting and
+   * after everything recorded so far, which is submitted first.
+   */
+  private behindSubmits(op: () => void): void {
+    if (this.encoder || this.deferred) this.submit().catch((e) => this.orphanErrors.push(e));
+    this.queueTail = this.queueTail.then(() => {
+      if (!this.destroyed) op();
+    }).catch((e) => {
+      this.orphanErrors.push(e);
+    });
   }
 
   /** Wait until the GPU has finished all submitted work. */

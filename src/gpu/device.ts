@@ -57,9 +57,11 @@ export interface AcquireOptions {
   compileHelper?: boolean;
   /**
    * Gpu: make new pipelines off the main thread (createComputePipelineAsync) while recording goes
-   * on, and encode the dispatches that use them at submit (default true); false makes each
-   * pipeline where it is first used (createComputePipeline, which blocks). Errors are the same
-   * either way, thrown by the next submit.
+   * on, and encode the dispatches that use them at the next submit (default true). A write or a
+   * release in between must submit the recorded work first, and makes the pipelines it still
+   * waits for there, synchronously. false makes each pipeline where it is first used
+   * (createComputePipeline, which blocks). Errors are the same either way, thrown by the next
+   * submit.
    */
   asyncPipelines?: boolean;
 }

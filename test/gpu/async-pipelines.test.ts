@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Gpu } from '../../src/gpu/context.ts';
 import { registerKernel } from '../../src/gpu/shaders.ts';
-import { GPUValidationError } from '../../src/errors.ts';
+import { GPUValidationError, ShaderCompileError } from '../../src/errors.ts';
 
 const N = 100;
 // y += s * x, elementwise
@@ -73,6 +73,49 @@ describe('pipelines made off the main thread', () => {
     const y = gpu.tensor([4], new Float32Array(4).fill(3));
     expect(Array.from(await gpu.read(y))).toEqual([3, 3, 3, 3]);
     gpu.release(small, y);
+  });
+
+  it('a WGSL error in a pipeline being made fails that submit with ShaderCompileError, and the next submit is clean', async () => {
+    registerKernel('broken_async', `
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@compute @workgroup_size(1) fn main() { x[0] = 1.0 + true; }`);
+    const t = gpu.tensor([4], new Float32Array(4).fill(5));
+    gpu.zero(t); // recorded before the broken dispatch: dropped with it
+    gpu.dispatch('broken_async', 'main', [t], [1]);
+    const err = await gpu.submit().catch((e) => e);
+    expect(err).toBeInstanceOf(ShaderCompileError);
+    expect((err as ShaderCompileError).messages[0].sourceLine).toContain('1.0 + true');
+    expect(Array.from(await gpu.read(t))).toEqual([5, 5, 5, 5]);
+    gpu.release(t);
+  });
+
+  it('submissions reach the queue in call order: two reads at once after a dispatch whose pipeline is being made', async () => {
+    const x = gpu.tensor([N], ramp((i) => i));
+    const y = gpu.tensor([N], ramp(() => 1));
+    gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 5 } }); // new pipeline: y = 1 + 5i
+    const readY = gpu.read(y); // waits for the pipeline
+    const w = gpu.tensor([N], ramp(() => 1));
+    gpu.dispatch('axpy_async', 'main', [x, w], [2], { constants: { s: 1 } }); // another new pipeline: x = i + 1, after the first read
+    const readX = gpu.read(x); // must not reach the queue before the first read's work (y would be 1 + 5 (i + 1))
+    const [gotY, gotX] = await Promise.all([readY, readX]);
+    expect(Array.from(gotY)).toEqual(Array.from(ramp((i) => 1 + 5 * i)));
+    expect(Array.from(gotX)).toEqual(Array.from(ramp((i) => i + 1)));
+    gpu.release(x, y, w);
+  });
+
+  it('a write and a release while a submit still waits for a pipeline land after its work', async () => {
+    const x = gpu.tensor([N], ramp((i) => i));
+    const y = gpu.tensor([N], ramp(() => 0));
+    gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 7 } }); // new pipeline: y = 7i
+    const submitted = gpu.submit();
+    gpu.write(x, ramp(() => 1000)); // after the dispatch, though it is not on the queue yet
+    const z = gpu.tensor([N], ramp((i) => i));
+    gpu.dispatch('axpy_async', 'main', [y, z], [2], { constants: { s: 7 } }); // y = 14i
+    gpu.release(z); // destroyed after the dispatch that reads it
+    await submitted;
+    expect(Array.from(await gpu.read(y))).toEqual(Array.from(ramp((i) => 14 * i)));
+    expect(Array.from(await gpu.read(x))).toEqual(Array.from(ramp(() => 1000)));
+    gpu.release(x, y);
   });
 
   it('asyncPipelines: false makes each pipeline where it is first used', async () => {
