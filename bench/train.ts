@@ -21,7 +21,8 @@
  * a shared machine hits all three; ratios are medians over the triples of adjacent batches.
  *
  * Child mode (used for first_step_ms): `tsx bench/train.ts --first-step NAME` prints one JSON line;
- * add `--no-compile-helper` to time it without Gpu.create's compile helper (lavapipe).
+ * add `--no-compile-helper` to time it without Gpu.create's compile helper (lavapipe), and
+ * `--sync-pipelines` to make each pipeline where it is first used (AcquireOptions.asyncPipelines false).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
@@ -211,7 +212,10 @@ async function firstStepChild(name: string): Promise<void> {
   const c = TRAIN_CONFIGS.find((x) => x.name === name);
   if (!c) throw new Error(`unknown config ${name}`);
   const t0 = performance.now();
-  const gpu = await Gpu.create(process.argv.includes('--no-compile-helper') ? { compileHelper: false } : {});
+  const gpu = await Gpu.create({
+    ...(process.argv.includes('--no-compile-helper') ? { compileHelper: false } : {}),
+    ...(process.argv.includes('--sync-pipelines') ? { asyncPipelines: false } : {}),
+  });
   const t1 = performance.now();
   const trainer = makeTrainer(gpu, c);
   const t2 = performance.now();

@@ -529,9 +529,9 @@ export class Gpu {
     const label = opts.label ?? `${kernel}.${entry}`;
     this.dispatchCount++;
     const profiled = this.profiler !== null;
-    const encode = () => this.encodeDispatch(this.pipelineFor(pkey, kernel, entry, constants, defines), pkey, plan, [x, y, z], label, profiled);
-    if (this.deferred || !this.pipelines.has(pkey)) (this.deferred ??= []).push(encode);
-    else encode();
+    const ready = this.deferred ? undefined : this.pipelines.get(pkey);
+    if (ready) this.encodeDispatch(ready, pkey, plan, [x, y, z], label, profiled);
+    else (this.deferred ??= []).push(() => this.encodeDispatch(this.pipelineFor(pkey, kernel, entry, constants, defines), pkey, plan, [x, y, z], label, profiled));
   }
 
   /** Run an encoder command now, or after the deferred ones when there are any (program order). */
