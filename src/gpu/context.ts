@@ -55,12 +55,6 @@ export interface CompileHelperStats {
   failed: number;
 }
 
-/** A pipeline being made by createComputePipelineAsync (see Gpu.dispatch). */
-interface MakingPipeline {
-  /** settles when the pipeline is in the cache, or with its typed error */
-  done: Promise<void>;
-}
-
 /** Bytes a binding covers: a tensor's elements (at least one word), or a whole raw buffer. */
 function bindingBytes(b: Binding): number {
   return (b as Tensor).buffer ? Math.max(4, (b as Tensor).size * 4) : (b as GPUBuffer).size;
@@ -126,8 +120,11 @@ export class Gpu {
 
   private readonly acquired: AcquiredDevice;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
-  /** pipelines being made off the main thread (createComputePipelineAsync), by the same key */
-  private readonly making = new Map<string, MakingPipeline>();
+  /**
+   * Pipelines being made off the main thread (createComputePipelineAsync), by the same key: each
+   * settles when its pipeline is in the cache, or with its typed error.
+   */
+  private readonly making = new Map<string, Promise<void>>();
   /**
    * Commands recorded while a pipeline they use (or one before them) is still being made: run
    * in order into the encoder once it is there (submit, or at once by flushRecorded).
@@ -406,8 +403,7 @@ export class Gpu {
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code, label: kernel });
     this.device.popErrorScope().catch(() => {});
-    const making: MakingPipeline = { done: Promise.resolve() };
-    making.done = this.device.createComputePipelineAsync(pipelineDescriptor(kernel, entry, constants, module)).then(
+    const making: Promise<void> = this.device.createComputePipelineAsync(pipelineDescriptor(kernel, entry, constants, module)).then(
       (p) => {
         if (this.making.get(key) !== making) return;
         this.making.delete(key);
@@ -423,7 +419,7 @@ export class Gpu {
       },
     );
     this.making.set(key, making);
-    this.check(making.done);
+    this.check(making);
   }
 
   private bufferId(b: GPUBuffer): number {
@@ -644,7 +640,7 @@ export class Gpu {
           // one at a time: making a pipeline waits for the helper's queue, which is compiling the
           // one before (those first used before the helper was there are made only now)
           h.makeUse(use);
-          await h.making.get(useKey(use))?.done;
+          await h.making.get(useKey(use));
           h.precompile(use);
           await h.sync();
           this.helperCounts.compiled++;
