@@ -726,12 +726,12 @@ export class Gpu {
   private flushRecorded(): void {
     // (while profiling, the timestamps of these dispatches stay in the query set and are
     // resolved at the next submit())
+    this.endPass();
     if (this.deferred) {
       const ops = this.deferred;
       this.deferred = null;
       this.encoder = this.replayInto(this.encoder, ops);
     }
-    this.endPass();
     const enc = this.encoder;
     this.encoder = null;
     if (!enc) return;
@@ -821,7 +821,10 @@ export class Gpu {
     }
   }
 
-  /** Encode the deferred `ops` after what `enc` holds (what was recorded meanwhile is kept aside). */
+  /**
+   * Encode the deferred `ops` after what `enc` holds, whose pass must be ended (what was recorded
+   * meanwhile is kept aside).
+   */
   private replayInto(enc: GPUCommandEncoder | null, ops: (() => void)[]): GPUCommandEncoder | null {
     const later = { encoder: this.encoder, pass: this.pass, deferred: this.deferred };
     this.encoder = enc;

@@ -47,6 +47,18 @@ describe('pipelines made off the main thread', () => {
     gpu.release(x, y, z);
   });
 
+  it('a write after a dispatch that went into an open pass and one kept for its pipeline submits both, in order', async () => {
+    const x = gpu.tensor([N], ramp((i) => i));
+    const y = gpu.tensor([N], ramp(() => 0));
+    gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 11 } });
+    await gpu.submit(); // that pipeline is made: y = 11i
+    gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 11 } }); // encoded at once, in an open pass: y = 22i
+    gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 12 } }); // kept for its pipeline: y = 34i
+    gpu.write(x, ramp(() => 0)); // submits both first
+    expect(Array.from(await gpu.read(y))).toEqual(Array.from(ramp((i) => 34 * i)));
+    gpu.release(x, y);
+  });
+
   it('submit waits for the pipelines being made, then encodes the kept commands in order', async () => {
     const x = gpu.tensor([N], ramp((i) => i % 7));
     const y = gpu.tensor([N], ramp(() => 5));
