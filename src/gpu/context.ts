@@ -134,8 +134,13 @@ export class Gpu {
   private queueTail: Promise<void> = Promise.resolve();
   /** submit() calls that have not reached the queue yet */
   private submitting = 0;
-  /** Errors of submissions no caller waits for (started by write() or release() behind a waiting submit): thrown by the next submit(). */
-  private readonly orphanErrors: unknown[] = [];
+  /**
+   * Errors of submissions no caller waits for (started by write() or release() behind a waiting
+   * submit): thrown by the next submit() called after them, once its own work is on the queue.
+   */
+  private readonly orphanErrors: { error: unknown; call: number }[] = [];
+  /** submit calls so far, callers' and behindSubmits' alike (orders orphanErrors against callers) */
+  private submitCalls = 0;
   /** Buffers destroyed behind a waiting submit: bind groups made for that submit are not cached. */
   private readonly released = new WeakSet<GPUBuffer>();
   private readonly pendingChecks: Promise<void>[] = [];
@@ -343,7 +348,12 @@ export class Gpu {
       this.endPass();
       this.getEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
     });
-    await this.submit();
+    try {
+      await this.submit();
+    } catch (e) {
+      staging.destroy();
+      throw e;
+    }
     try {
       await staging.mapAsync(GPUMapMode.READ);
     } catch (e) {
@@ -525,7 +535,8 @@ export class Gpu {
     const label = opts.label ?? `${kernel}.${entry}`;
     this.dispatchCount++;
     const profiled = this.profiler !== null;
-    const ready = this.deferred ? undefined : this.pipelines.get(pkey);
+    // (while profiling and a submit waits, kept too: timestamp slots are handed out in queue order)
+    const ready = this.deferred || (profiled && this.submitting > 0) ? undefined : this.pipelines.get(pkey);
     if (ready) this.encodeDispatch(ready, pkey, plan, [x, y, z], label, profiled);
     else (this.deferred ??= []).push(() => this.encodeDispatch(this.pipelineFor(pkey, kernel, entry, constants, defines), pkey, plan, [x, y, z], label, profiled));
   }
@@ -770,7 +781,16 @@ export class Gpu {
    * (and the pipelines its dispatches wait for); write() and release() while one still waits land
    * after it.
    */
-  async submit(): Promise<void> {
+  submit(): Promise<void> {
+    return this.submitTurn(true);
+  }
+
+  /**
+   * submit(); `report`: also throw, once this submission is on the queue, an error of an earlier
+   * submission that no caller waited for (false for those submissions themselves, see behindSubmits).
+   */
+  private async submitTurn(report: boolean): Promise<void> {
+    const call = ++this.submitCalls;
     // what is recorded from here on (while this waits) belongs to the next submit
     const ops = this.deferred;
     this.deferred = null;
@@ -784,8 +804,6 @@ export class Gpu {
     const turn = (async (): Promise<[Promise<GPUError | null>, Promise<GPUError | null>] | null> => {
       try {
         await before;
-        const orphan = this.orphanErrors.shift();
-        if (orphan !== undefined) throw orphan;
         await this.settle(checks);
         let enc = held;
         if (ops) {
@@ -810,7 +828,7 @@ export class Gpu {
     })();
     this.queueTail = turn.then(() => {}, () => {});
     const scopes = await turn;
-    if (!scopes) return;
+    if (!scopes) return this.reportOrphan(report, call);
     const [validation, oom] = await Promise.all(scopes);
     if (validation) throw new GPUValidationError('submit', validation.message);
     if (this.profiler) await this.collectProfile();
@@ -819,6 +837,13 @@ export class Gpu {
       const e = this.uncaptured.splice(0);
       throw new GPUValidationError('uncaptured', e.map((x) => x.message).join('; '));
     }
+    this.reportOrphan(report, call);
+  }
+
+  /** For a caller's submit (`report`), throw the first error of a submission started before it that nobody waited for. */
+  private reportOrphan(report: boolean, call: number): void {
+    const i = report ? this.orphanErrors.findIndex((o) => o.call < call) : -1;
+    if (i >= 0) throw this.orphanErrors.splice(i, 1)[0].error;
   }
 
   /**
@@ -846,11 +871,15 @@ export class Gpu {
    * after everything recorded so far, which is submitted first.
    */
   private behindSubmits(op: () => void): void {
-    if (this.encoder || this.deferred) this.submit().catch((e) => this.orphanErrors.push(e));
+    if (this.encoder || this.deferred) {
+      const call = this.submitCalls + 1; // (submitTurn's own number)
+      this.submitTurn(false).catch((error) => this.orphanErrors.push({ error, call }));
+    }
+    const call = this.submitCalls;
     this.queueTail = this.queueTail.then(() => {
       if (!this.destroyed) op();
-    }).catch((e) => {
-      this.orphanErrors.push(e);
+    }).catch((error) => {
+      this.orphanErrors.push({ error, call });
     });
   }
 

@@ -130,6 +130,49 @@ describe('pipelines made off the main thread', () => {
     gpu.release(x, y);
   });
 
+  it("a failed submission nobody waits for loses only its own work: a later one's dispatches run, and the next submit throws its error", async () => {
+    registerKernel('broken_async2', `
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@compute @workgroup_size(1) fn main() { x[0] = 1.0 + true; }`);
+    const x = gpu.tensor([N], ramp((i) => i));
+    const y = gpu.tensor([N], ramp(() => 0));
+    const t = gpu.tensor([N]), t2 = gpu.tensor([N]);
+    gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 21 } }); // new pipeline: y = 21i
+    const first = gpu.submit(); // waits for it
+    gpu.dispatch('broken_async2', 'main', [t], [1]);
+    gpu.write(t, ramp(() => 1)); // submits the broken dispatch behind the first: nobody waits for it
+    gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 22 } }); // y = 43i
+    gpu.write(t2, ramp(() => 2)); // submits that behind the broken one: nobody waits for it either
+    await first;
+    const err = await gpu.submit().catch((e) => e);
+    expect(err).toBeInstanceOf(ShaderCompileError);
+    await gpu.submit(); // clean
+    expect(Array.from(await gpu.read(y))).toEqual(Array.from(ramp((i) => 43 * i)));
+    expect(Array.from(await gpu.read(t2))).toEqual(Array.from(ramp(() => 2)));
+    gpu.release(x, y, t, t2);
+  });
+
+  it('profiling: dispatches recorded while a submit waits are timed, in queue order', async () => {
+    expect(gpu.canProfile).toBe(true); // lavapipe and SwiftShader both have timestamp-query
+    const x = gpu.tensor([1 << 16], new Float32Array(1 << 16).fill(1));
+    const y = gpu.tensor([1 << 16]);
+    const wg = [(1 << 16) / 64] as [number];
+    gpu.dispatch('axpy_async', 'main', [y, x], wg, { constants: { s: 31 } });
+    await gpu.submit(); // s = 31 is made
+    gpu.startProfile();
+    gpu.dispatch('axpy_async', 'main', [y, x], wg, { constants: { s: 32 }, label: 'A' }); // new: kept
+    const first = gpu.submit(); // waits for it
+    gpu.dispatch('axpy_async', 'main', [y, x], wg, { constants: { s: 31 }, label: 'B' }); // made already
+    gpu.dispatch('axpy_async', 'main', [y, x], wg, { constants: { s: 33 }, label: 'C' }); // new: kept
+    await first;
+    const prof = await gpu.stopProfile();
+    for (const label of ['A', 'B', 'C']) {
+      expect(prof.get(label)?.count, label).toBe(1);
+      expect(prof.get(label)!.ms, label).toBeGreaterThan(0);
+    }
+    gpu.release(x, y);
+  });
+
   it('asyncPipelines: false makes each pipeline where it is first used', async () => {
     const g2 = await Gpu.create({ compileHelper: false, asyncPipelines: false });
     try {
