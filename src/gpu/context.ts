@@ -534,7 +534,7 @@ export class Gpu {
     const plan = this.bindingPlan(pkey, bindings);
     const label = opts.label ?? `${kernel}.${entry}`;
     this.dispatchCount++;
-    const profiled = this.profiler !== null;
+    const profiled = this.profiler !== null && !this.profiler.stopping;
     // (while profiling and a submit waits, kept too: timestamp slots are handed out in queue order)
     const ready = this.deferred || (profiled && this.submitting > 0) ? undefined : this.pipelines.get(pkey);
     if (ready) this.encodeDispatch(ready, pkey, plan, [x, y, z], label, profiled);
@@ -666,7 +666,7 @@ export class Gpu {
 
   // -------------------------------------------------------------- profiling
 
-  private profiler: { querySets: GPUQuerySet[]; resolve: GPUBuffer; labels: string[]; totals: Map<string, { ms: number; count: number }> } | null = null;
+  private profiler: { querySets: GPUQuerySet[]; resolve: GPUBuffer; labels: string[]; totals: Map<string, { ms: number; count: number }>; stopping: boolean } | null = null;
 
   /** True when the device has timestamp queries (per-dispatch GPU timing). */
   get canProfile(): boolean {
@@ -683,13 +683,15 @@ export class Gpu {
     this.endPass();
     const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_SET });
     const resolve = this.device.createBuffer({ size: 16 * PROFILE_SET, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    this.profiler = { querySets: [querySet], resolve, labels: [], totals: new Map() };
+    this.profiler = { querySets: [querySet], resolve, labels: [], totals: new Map(), stopping: false };
   }
 
   /** Stop profiling; returns GPU milliseconds and dispatch counts per label since startProfile(). */
   async stopProfile(): Promise<Map<string, { ms: number; count: number }>> {
     const p = this.profiler;
-    if (!p) return new Map();
+    if (!p || p.stopping) return new Map();
+    // dispatches recorded from here on are not timed: the query sets go when this returns
+    p.stopping = true;
     await this.submit();
     this.profiler = null;
     for (const q of p.querySets) q.destroy();

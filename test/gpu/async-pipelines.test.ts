@@ -173,6 +173,23 @@ describe('pipelines made off the main thread', () => {
     gpu.release(x, y);
   });
 
+  it('profiling: a dispatch recorded after stopProfile() is called, before it returns, is not timed, and runs', async () => {
+    const x = gpu.tensor([N], ramp((i) => i));
+    const y = gpu.tensor([N], ramp(() => 0));
+    gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 41 } });
+    await gpu.submit(); // s = 41 is made: y = 41i
+    gpu.zero(y);
+    gpu.startProfile();
+    gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 41 }, label: 'D' }); // y = 41i
+    const stopped = gpu.stopProfile(); // not awaited yet
+    gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 41 }, label: 'E' }); // y = 82i
+    const prof = await stopped;
+    expect(prof.get('D')?.count).toBe(1);
+    expect(prof.has('E')).toBe(false);
+    expect(Array.from(await gpu.read(y))).toEqual(Array.from(ramp((i) => 82 * i)));
+    gpu.release(x, y);
+  });
+
   it('asyncPipelines: false makes each pipeline where it is first used', async () => {
     const g2 = await Gpu.create({ compileHelper: false, asyncPipelines: false });
     try {
