@@ -214,8 +214,11 @@ describe('demo page in headless Chromium (WebGPU on SwiftShader)', () => {
       await page.click(sel('train-start'));
       // pause mid-run: the counter holds still, the paused model can generate, then resume
       await until(page, 'step 10', async () => Number(await attr(page, 'step-count', 'data-step')) >= 10, 90_000);
+      // (what the page showed at the click, for the failure message: once in CI the run finished
+      // its 40 steps without pausing, and was never seen again)
+      const atClick = `clicked Pause at step ${await attr(page, 'step-count', 'data-step')}, run state ${await page.$eval('body', (b) => b.dataset.runState)}, the button ${(await buttonEnabled(page, 'train-pause')) ? 'enabled' : 'disabled'}`;
       await page.click(sel('train-pause'));
-      await until(page, 'paused', async () => (await page.$eval('body', (b) => b.dataset.runState)) === 'paused', 30_000);
+      await until(page, `paused (${atClick})`, async () => (await page.$eval('body', (b) => b.dataset.runState)) === 'paused', 30_000);
       const pausedAt = Number(await attr(page, 'step-count', 'data-step'));
       const pausedSample = await generate(page, 'The ', 8);
       await new Promise((r) => setTimeout(r, 1000));
