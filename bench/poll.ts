@@ -5,34 +5,28 @@
  *
  *   npx tsx bench/poll.ts [small|wide] [--busy]
  */
-import { readFileSync } from 'node:fs';
 import { Gpu } from '../src/gpu/context.ts';
 import { pollStats } from '../src/gpu/node-poll.ts';
+import { mainThreadCpuMs } from './stats.ts';
 import { TRAIN_CONFIGS, makeTrainer } from './train.ts';
 
 const busy = process.argv.includes('--busy');
 const name = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 'small';
 const cfg = TRAIN_CONFIGS.find((c) => c.name === name);
 if (!cfg) throw new Error(`config: ${TRAIN_CONFIGS.map((c) => c.name).join(' or ')}, got ${name}`);
-/** CPU ms of the main thread (utime + stime of /proc/self/task/PID, in clock ticks of 10 ms) */
-const mainCpuMs = (): number => {
-  const st = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-};
 const gpu = await Gpu.create({ busyPoll: busy });
 const trainer = makeTrainer(gpu, cfg);
 await trainer.trainStep(false);
 await gpu.sync();
 const steps = name === 'small' ? 10 : 3;
 for (let r = 0; r < 3; r++) {
-  const c0 = mainCpuMs();
+  const c0 = mainThreadCpuMs();
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) await trainer.trainStep(false);
   await gpu.sync();
   const ms = performance.now() - t0;
   const tps = (steps * cfg.B * cfg.T) / (ms / 1000);
-  console.log(`${busy ? 'busy polling' : 'polls spaced out'}: ${steps} ${name} steps ${ms.toFixed(0)} ms, ${tps.toFixed(0)} tokens/s, main thread CPU ${mainCpuMs() - c0} ms`);
+  console.log(`${busy ? 'busy polling' : 'polls spaced out'}: ${steps} ${name} steps ${ms.toFixed(0)} ms, ${tps.toFixed(0)} tokens/s, main thread CPU ${mainThreadCpuMs() - c0} ms`);
 }
 const s = pollStats();
 console.log(s ? `Dawn polls ${s.polls}, ${s.deferred} spaced out by a timer` : 'Dawn polls: not counted (busy polling)');

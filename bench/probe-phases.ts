@@ -9,32 +9,24 @@
  * and submitted), done (the GPU finished the step). Linux only (the main thread's CPU time comes
  * from /proc/self/task/PID/stat).
  */
-import { readFileSync } from 'node:fs';
 import { Gpu } from '../src/gpu/context.ts';
-import { TRAIN_CONFIGS, makeTrainer } from './train.ts';
+import { mainThreadCpuMs } from './stats.ts';
+import { TRAIN_CONFIGS, firstStepGpuOptions, makeTrainer } from './train.ts';
 
 const name = process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : 'small';
 const cfg = TRAIN_CONFIGS.find((c) => c.name === name);
 if (!cfg) throw new Error(`config: ${TRAIN_CONFIGS.map((c) => c.name).join(' or ')}, got ${name}`);
 
-/** CPU ms of the main thread (utime + stime, in clock ticks of 10 ms). */
-function mainThreadMs(): number {
-  const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
-const main0 = mainThreadMs();
+const main0 = mainThreadCpuMs();
 const rows: string[] = [];
 const mark = (phase: string) => {
   const u = process.cpuUsage(cpu0);
-  rows.push(`${phase.padEnd(10)} ${(performance.now() - t0).toFixed(0).padStart(6)} ms   process CPU ${((u.user + u.system) / 1000).toFixed(0).padStart(6)} ms   main thread ${String(mainThreadMs() - main0).padStart(5)} ms`);
+  rows.push(`${phase.padEnd(10)} ${(performance.now() - t0).toFixed(0).padStart(6)} ms   process CPU ${((u.user + u.system) / 1000).toFixed(0).padStart(6)} ms   main thread ${String(mainThreadCpuMs() - main0).padStart(5)} ms`);
 };
 
-const gpu = await Gpu.create({
-  ...(process.argv.includes('--no-compile-helper') ? { compileHelper: false } : {}),
-  ...(process.argv.includes('--sync-pipelines') ? { asyncPipelines: false } : {}),
-});
+const gpu = await Gpu.create(firstStepGpuOptions(process.argv));
 mark('device');
 const trainer = makeTrainer(gpu, cfg);
 mark('model');

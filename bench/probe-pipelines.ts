@@ -6,20 +6,14 @@
  *
  *   MESA_SHADER_CACHE_DISABLE=true npx tsx bench/probe-pipelines.ts [small|wide] [ROUNDS]
  */
-import { readFileSync } from 'node:fs';
 import { Gpu, type PipelineUse } from '../src/gpu/context.ts';
 import { shaderSource } from '../src/gpu/shaders.ts';
-import { median } from './stats.ts';
+import { mainThreadCpuMs, median } from './stats.ts';
 import { TRAIN_CONFIGS, makeTrainer } from './train.ts';
 
 const [name = 'small', roundsArg = '5'] = process.argv.slice(2);
 const cfg = TRAIN_CONFIGS.find((c) => c.name === name);
 if (!cfg) throw new Error(`config: ${TRAIN_CONFIGS.map((c) => c.name).join(' or ')}, got ${name}`);
-
-function mainThreadMs(): number {
-  const f = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
 
 // the step's pipelines, from one step on a device of their own
 const first = await Gpu.create({ compileHelper: false });
@@ -30,7 +24,7 @@ first.destroy();
 async function makeAll(async: boolean): Promise<{ wall: number; main: number }> {
   const gpu = await Gpu.create({ compileHelper: false });
   const device = gpu.device;
-  const main0 = mainThreadMs();
+  const main0 = mainThreadCpuMs();
   const t0 = performance.now();
   const made: Promise<unknown>[] = [];
   for (const u of uses) {
@@ -42,7 +36,7 @@ async function makeAll(async: boolean): Promise<{ wall: number; main: number }> 
     else device.createComputePipeline(desc);
   }
   await Promise.all(made);
-  const r = { wall: performance.now() - t0, main: mainThreadMs() - main0 };
+  const r = { wall: performance.now() - t0, main: mainThreadCpuMs() - main0 };
   gpu.destroy();
   return r;
 }

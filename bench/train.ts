@@ -30,6 +30,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Gpu } from '../src/gpu/context.ts';
+import type { AcquireOptions } from '../src/gpu/device.ts';
 import { GPT } from '../src/model/gpt.ts';
 import { Trainer, type BatchSource } from '../src/train/trainer.ts';
 import type { GPTConfig } from '../src/model/config.ts';
@@ -207,15 +208,20 @@ class TorchWorker {
 }
 
 // ------------------------------------------------------------------------------------ first step
+/** Gpu options of a first-step run from its flags: --no-compile-helper, --sync-pipelines. */
+export function firstStepGpuOptions(argv: readonly string[]): AcquireOptions {
+  return {
+    ...(argv.includes('--no-compile-helper') ? { compileHelper: false } : {}),
+    ...(argv.includes('--sync-pipelines') ? { asyncPipelines: false } : {}),
+  };
+}
+
 /** Child mode: time device + model + first step in this fresh process; print one JSON line. */
 async function firstStepChild(name: string): Promise<void> {
   const c = TRAIN_CONFIGS.find((x) => x.name === name);
   if (!c) throw new Error(`unknown config ${name}`);
   const t0 = performance.now();
-  const gpu = await Gpu.create({
-    ...(process.argv.includes('--no-compile-helper') ? { compileHelper: false } : {}),
-    ...(process.argv.includes('--sync-pipelines') ? { asyncPipelines: false } : {}),
-  });
+  const gpu = await Gpu.create(firstStepGpuOptions(process.argv));
   const t1 = performance.now();
   const trainer = makeTrainer(gpu, c);
   const t2 = performance.now();

@@ -20,6 +20,11 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   if (g.x < arrayLength(&y)) { y[g.x] = y[g.x] + s * x[g.x]; }
 }`);
 
+// a WGSL error: no f32 + bool
+registerKernel('broken_async', `
+@group(0) @binding(0) var<storage, read_write> x: array<f32>;
+@compute @workgroup_size(1) fn main() { x[0] = 1.0 + true; }`);
+
 const ramp = (f: (i: number) => number) => Float32Array.from({ length: N }, (_, i) => f(i));
 
 describe('pipelines made off the main thread', () => {
@@ -88,9 +93,6 @@ describe('pipelines made off the main thread', () => {
   });
 
   it('a WGSL error in a pipeline being made fails that submit with ShaderCompileError, and the next submit is clean', async () => {
-    registerKernel('broken_async', `
-@group(0) @binding(0) var<storage, read_write> x: array<f32>;
-@compute @workgroup_size(1) fn main() { x[0] = 1.0 + true; }`);
     const t = gpu.tensor([4], new Float32Array(4).fill(5));
     gpu.zero(t); // recorded before the broken dispatch: dropped with it
     gpu.dispatch('broken_async', 'main', [t], [1]);
@@ -131,15 +133,12 @@ describe('pipelines made off the main thread', () => {
   });
 
   it("a failed submission nobody waits for loses only its own work: a later one's dispatches run, and the next submit throws its error", async () => {
-    registerKernel('broken_async2', `
-@group(0) @binding(0) var<storage, read_write> x: array<f32>;
-@compute @workgroup_size(1) fn main() { x[0] = 1.0 + true; }`);
     const x = gpu.tensor([N], ramp((i) => i));
     const y = gpu.tensor([N], ramp(() => 0));
     const t = gpu.tensor([N]), t2 = gpu.tensor([N]);
     gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 21 } }); // new pipeline: y = 21i
     const first = gpu.submit(); // waits for it
-    gpu.dispatch('broken_async2', 'main', [t], [1]);
+    gpu.dispatch('broken_async', 'main', [t], [1]);
     gpu.write(t, ramp(() => 1)); // submits the broken dispatch behind the first: nobody waits for it
     gpu.dispatch('axpy_async', 'main', [y, x], [2], { constants: { s: 22 } }); // y = 43i
     gpu.write(t2, ramp(() => 2)); // submits that behind the broken one: nobody waits for it either
